@@ -1,0 +1,121 @@
+"""Device Location Verification, Orange lab v0 (CAMARA 0.2.0-rc2), 2-legged tokens from /oauth/v3.
+
+The answer is computed from where the rules put the device: a circle N (centre, accuracy radius) and
+the age of that fix, against the requested circle R (see proxy_addons.geo).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from proxy_addons import geo
+from proxy_addons.apis.base import BearerApi, Operation
+from proxy_addons.errors import ApiError, Dialect
+from proxy_addons.model import ApiRequest, ApiResponse, dig
+from proxy_addons.state import OAUTH_V3, Token
+
+if TYPE_CHECKING:
+    from proxy_addons.engine import Engine
+
+BASE = "/camara/location-verification/orange-lab/v0"
+SCOPE = "location-verification:verify"
+
+
+def normalise_number(raw: str) -> str:
+    """The lab takes phoneNumber "optionally prefixed with '+'"; the directory keys carry it."""
+    return raw if raw.startswith("+") else "+" + raw
+
+
+def rfc3339(timestamp: float) -> str:
+    """UTC with milliseconds, as CAMARA recommends: 2024-01-05T14:28:46.699Z."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class LocationVerification(BearerApi):
+    name = "location-verification"
+    prefixes = (BASE + "/",)
+    operations = (Operation("verify", "POST", BASE + "/verify"),)
+    scopes = frozenset({SCOPE})
+    issuers = frozenset({OAUTH_V3})
+    # 2-legged lab tokens carry no scope; one that was asked for scopes must include this one.
+    required_scopes: ClassVar = {"verify": frozenset({SCOPE})}
+    dialect = Dialect(
+        orange={
+            400: {"status": 400, "message": "Invalid input"},
+            401: {"status": 401, "message": "Authorization failed: {detail}"},
+            403: {"status": 403, "message": "Operation not allowed: {detail}"},
+            404: {"status": 404, "code": "NOT_FOUND", "message": "{message}"},
+            503: {"code": "UNAVAILABLE", "status": 503, "message": "Service unavailable"},
+        },
+        reasons={
+            200: "Location verification successful",
+            400: "Invalid input",
+            404: "Not found",
+            503: "Service unavailable",
+        },
+    )
+
+    def subject(self, token: Token, body: Any) -> str | None:
+        number = dig(body, "device.phoneNumber")
+        return normalise_number(number) if isinstance(number, str) and number else None
+
+    def run(
+        self, operation: Operation, request: ApiRequest, token: Token, body: Any, engine: Engine
+    ) -> ApiResponse:
+        profile = engine.settings.profile
+        body = self.json_body(request)
+        self.validate(f"VerifyRequest.{profile}", body, engine)
+
+        raw_number = body["device"].get("phoneNumber")
+        if raw_number is None:
+            if profile == "orange":
+                raise ApiError(
+                    400, "INVALID_ARGUMENT", "only requests using device.phoneNumber are operational"
+                )
+            raise ApiError(
+                404, "NOT_FOUND", "no device known for the given identifiers", message="Device not found"
+            )
+        number = normalise_number(raw_number)
+        if not engine.state.directory.known(number):
+            raise ApiError(
+                404, "NOT_FOUND", f"{number} is not a device of the lab", message="Device not found"
+            )
+
+        now = engine.clock()
+        location = engine.state.directory.location(number)
+        if location is None or not location.available:
+            if profile == "orange":
+                raise ApiError(
+                    404, "NOT_FOUND", f"the network cannot locate {number}", message="Location outdated"
+                )
+            # CAMARA: no location history at all, so no lastLocationTime.
+            return self.response(operation, {"verificationResult": "UNKNOWN"}, engine)
+
+        last_time = rfc3339(now - location.age_seconds)
+        max_age = body.get("maxAge")
+        if max_age is not None:
+            # Orange's page gives maxAge in minutes; CAMARA 0.2.0-rc2 in seconds.
+            max_age_seconds = max_age * 60 if profile == "orange" else max_age
+            if location.age_seconds > max_age_seconds:
+                if profile == "orange":
+                    raise ApiError(
+                        404,
+                        "NOT_FOUND",
+                        f"last location of {number} is {location.age_seconds:g} s old, more than maxAge",
+                        message="Location outdated",
+                    )
+                return self.response(
+                    operation, {"lastLocationTime": last_time, "verificationResult": "UNKNOWN"}, engine
+                )
+
+        area = body["area"]
+        network = geo.Circle(location.latitude, location.longitude, location.accuracy_m)
+        requested = geo.Circle(area["center"]["latitude"], area["center"]["longitude"], float(area["radius"]))
+        result, match_rate = geo.verify(network, requested)
+        # Key order as on Orange's page: lastLocationTime first.
+        data: dict[str, Any] = {"lastLocationTime": last_time, "verificationResult": result}
+        if match_rate is not None:
+            data["matchRate"] = match_rate
+        return self.response(operation, data, engine)

@@ -1,0 +1,84 @@
+"""The synthesiser: answers a request as Orange's playground and lab would, from rules and state.
+
+It knows nothing of mitmproxy; the synthesiser addon (and any other transport) calls `handle`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from proxy_addons.apis import ALL_APIS, Api
+from proxy_addons.apis.oauth import OIDC_SCOPES
+from proxy_addons.errors import PROFILES
+from proxy_addons.model import ApiRequest, ApiResponse
+from proxy_addons.routing import Route, Router
+from proxy_addons.rules import Rules
+from proxy_addons.schemas import SchemaStore, default_store
+from proxy_addons.state import Clock, ProxyState
+
+log = logging.getLogger(__name__)
+
+CORRELATOR = "x-correlator"
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str = "orange"  # "orange": as Orange's pages document; "camara": CAMARA's specs
+    token_lifetime: int = 3600  # seconds
+    code_lifetime: int = 120  # seconds an authorization code stays redeemable
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+        if self.token_lifetime < 1 or self.code_lifetime < 1:
+            raise ValueError("token and code lifetimes must be at least 1 second")
+
+
+class Engine:
+    """Routing, per-API handlers, rules and state, put together once at configuration time."""
+
+    def __init__(
+        self,
+        rules: Rules,
+        settings: Settings | None = None,
+        schemas: SchemaStore | None = None,
+        state: ProxyState | None = None,
+        clock: Clock = time.time,
+        apis: Sequence[Api] = ALL_APIS,
+    ) -> None:
+        self.rules = rules
+        self.settings = settings or Settings()
+        self.schemas = schemas or default_store()
+        self.clock = clock
+        self.state = state or ProxyState(rules, clock)
+        self.router = Router(apis)
+        self.known_scopes = frozenset(OIDC_SCOPES.union(*(api.scopes for api in apis)))
+
+    def classify(self, method: str, path: str) -> Route | None:
+        return self.router.classify(method, path)
+
+    def handle(self, route: Route, request: ApiRequest) -> ApiResponse:
+        """The synthesised answer; never raises for bad input (that is the API's own error)."""
+        response = route.api.handle(route.operation, request, self)
+        correlator = request.headers.get(CORRELATOR)
+        if correlator is not None:
+            response.headers[CORRELATOR] = correlator
+        self.check(route, response)
+        return response
+
+    def check(self, route: Route, response: ApiResponse) -> None:
+        """Every synthesised body must match its schema; a miss is our bug, so say so loudly."""
+        if response.schema is None or response.raw is not None:
+            return
+        problems = self.schemas.check_response(response.schema, response.status, response.data)
+        if problems:
+            log.error(
+                "orange-proxy: synthesised %s %s breaks %s: %s",
+                route.label,
+                response.status,
+                self.schemas.resolve(response.schema),
+                "; ".join(problems),
+            )

@@ -1,0 +1,119 @@
+"""Transport-neutral request and response types the engine works on.
+
+The mitmproxy addons convert flows to and from these, so the API logic never imports mitmproxy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+
+class Headers(Mapping[str, str]):
+    """Case-insensitive, read-only header view (first value wins for repeated names)."""
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items: dict[str, str] = {}
+        for name, value in items:
+            self._items.setdefault(name.lower(), value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()]
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One HTTP request as the engine sees it."""
+
+    method: str
+    host: str
+    path: str  # without the query string
+    query_string: str = ""
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    scheme: str = "https"
+    client: str = ""  # peer address, for logs
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(self.query_string, keep_blank_values=True)
+
+    def query_param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    @property
+    def media_type(self) -> str:
+        """The Content-Type without parameters, lower-cased ('' when absent)."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    def form(self) -> dict[str, list[str]]:
+        """The body parsed as application/x-www-form-urlencoded (strictly: bad UTF-8 raises)."""
+        return parse_qs(self.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+
+
+@dataclass
+class ApiResponse:
+    """A synthesised answer. `data` is the JSON document, `schema` the schema it must satisfy."""
+
+    status: int
+    data: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    schema: str | None = None  # e.g. "location-verification#verify.200"
+    raw: bytes | None = None  # a non-JSON body (e.g. empty for redirects)
+
+    @property
+    def body(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        if self.data is None:
+            return b""
+        return json.dumps(self.data, ensure_ascii=False).encode("utf-8")
+
+    def all_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.raw is None and self.data is not None:
+            headers.setdefault("Content-Type", "application/json")
+        return headers
+
+
+def json_response(status: int, data: Any, schema: str | None = None, **headers: str) -> ApiResponse:
+    return ApiResponse(status=status, data=data, schema=schema, headers=dict(headers))
+
+
+def dig(document: Any, dotted: str) -> Any:
+    """Value at a dotted path in nested dicts (`device.phoneNumber`), or None."""
+    node = document
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """Parse a JSON object body; raise ValueError with a readable reason otherwise."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError("the body is not UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data

@@ -1,0 +1,55 @@
+"""Classification: which API and operation a request is for. Built once from the API modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from proxy_addons.apis.base import Api, Operation
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a request goes. `operation` is None for a path of the API that names no operation
+    (404) or a method the path does not take (405)."""
+
+    api: Api
+    operation: Operation | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.api.name}/{self.operation.name if self.operation else '-'}"
+
+
+class Router:
+    def __init__(self, apis: Iterable[Api]) -> None:
+        self._exact: dict[str, dict[str, tuple[Api, Operation]]] = {}
+        prefixes: list[tuple[str, Api]] = []
+        for api in apis:
+            for operation in api.operations:
+                self._exact.setdefault(operation.path, {})[operation.method] = (api, operation)
+            prefixes.extend((prefix, api) for prefix in api.prefixes)
+        # Longest prefix first, so a nested API wins over its parent.
+        self._prefixes = sorted(prefixes, key=lambda item: len(item[0]), reverse=True)
+
+    @staticmethod
+    def _normal(path: str) -> str:
+        return path.rstrip("/") or "/"
+
+    def classify(self, method: str, path: str) -> Route | None:
+        """The route for a request, or None when no API of ours owns the path (pass it through)."""
+        by_method = self._exact.get(self._normal(path))
+        if by_method:
+            hit = by_method.get(method.upper())
+            if hit:
+                return Route(*hit)
+            api = next(iter(by_method.values()))[0]
+            return Route(api, None)
+        for prefix, api in self._prefixes:
+            if path.startswith(prefix) or path == prefix.rstrip("/"):
+                return Route(api, None)
+        return None
+
+    def methods(self, path: str) -> tuple[str, ...]:
+        """The methods a path takes (empty for an unknown path), for 405 and `Allow`."""
+        return tuple(sorted(self._exact.get(self._normal(path), {})))

@@ -1,0 +1,192 @@
+"""Rules: the YAML data that says who the clients are, which numbers the network knows and where
+their devices are, and which requests get an explicit answer.
+
+Files are layered: the built-in defaults first, then each `--rules` file in order. Clients and
+numbers merge by id (a later file wins); overrides of a later file are tried before earlier ones.
+Everything is validated at load, including every response an override can produce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from proxy_addons import yamlfile
+from proxy_addons.model import dig
+from proxy_addons.resources import default_rules_path
+from proxy_addons.schemas import SchemaStore
+
+RulesError = yamlfile.DataFileError
+
+
+@dataclass(frozen=True)
+class ClientRule:
+    client_id: str
+    client_secret: str | None
+    redirect_uris: tuple[str, ...] | None
+    apis: frozenset[str] | None  # subscriptions; None = every API
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where the network last located a device: a circle, and how old that fix is."""
+
+    latitude: float
+    longitude: float
+    accuracy_m: float
+    age_seconds: float
+    available: bool = True
+
+
+@dataclass(frozen=True)
+class NumberRule:
+    phone_number: str
+    location: Location | None
+
+
+@dataclass(frozen=True)
+class Override:
+    """An explicit answer for matching requests."""
+
+    name: str
+    source: str  # "file:line" of the rule, for logs
+    api: str | None
+    operation: str | None
+    client_id: str | None
+    phone_number: str | None
+    body: Mapping[str, Any]  # dotted path -> expected value
+    status: int
+    headers: Mapping[str, str]
+    response_body: Any
+
+    def matches(
+        self, api: str, operation: str | None, client_id: str | None, phone_number: str | None, fields: Any
+    ) -> bool:
+        if self.api is not None and self.api != api:
+            return False
+        if self.operation is not None and self.operation != operation:
+            return False
+        if self.client_id is not None and self.client_id != client_id:
+            return False
+        if self.phone_number is not None and self.phone_number != phone_number:
+            return False
+        return all(dig(fields, path) == value for path, value in self.body.items())
+
+
+@dataclass(frozen=True)
+class Rules:
+    clients: Mapping[str, ClientRule] | None  # None: any client id/secret is accepted
+    numbers: Mapping[str, NumberRule]
+    overrides: tuple[Override, ...]
+    sources: tuple[str, ...] = ()
+
+    def override_for(
+        self, api: str, operation: str | None, client_id: str | None, phone_number: str | None, fields: Any
+    ) -> Override | None:
+        for rule in self.overrides:
+            if rule.matches(api, operation, client_id, phone_number, fields):
+                return rule
+        return None
+
+
+def _location(data: Mapping[str, Any] | None) -> Location | None:
+    if data is None:
+        return None
+    return Location(
+        latitude=float(data["latitude"]),
+        longitude=float(data["longitude"]),
+        accuracy_m=float(data.get("accuracy_m", 500)),
+        age_seconds=float(data.get("age_seconds", 30)),
+        available=bool(data.get("available", True)),
+    )
+
+
+class _Layer:
+    """One validated rules file turned into objects."""
+
+    def __init__(self, file: yamlfile.DataFile, store: SchemaStore) -> None:
+        data = file.data
+        overrides = data.get("overrides", [])
+
+        def describe(path: tuple[Any, ...]) -> str | None:
+            if len(path) >= 2 and path[0] == "overrides" and isinstance(path[1], int):
+                rule = overrides[path[1]] if path[1] < len(overrides) else {}
+                name = rule.get("name") if isinstance(rule, dict) else None
+                return f"rule '{name}'" if name else f"rule #{path[1] + 1}"
+            return None
+
+        yamlfile.validate(file, store, "rules#RulesFile", describe)
+
+        self.clients = {
+            c["client_id"]: ClientRule(
+                client_id=c["client_id"],
+                client_secret=c.get("client_secret"),
+                redirect_uris=tuple(c["redirect_uris"]) if "redirect_uris" in c else None,
+                apis=frozenset(c["apis"]) if "apis" in c else None,
+            )
+            for c in data.get("clients", [])
+        }
+        self.lists_clients = "clients" in data
+        self.numbers = {
+            number: NumberRule(number, _location((entry or {}).get("location")))
+            for number, entry in data.get("numbers", {}).items()
+        }
+        self.overrides = []
+        for index, rule in enumerate(overrides):
+            self.overrides.append(self._override(file, store, index, rule, describe))
+
+    @staticmethod
+    def _override(file: yamlfile.DataFile, store: SchemaStore, index: int, rule: dict, describe) -> Override:
+        match = rule.get("match", {})
+        response = rule["response"]
+        status = response["status"]
+        body = response.get("body")
+        api, operation = match.get("api"), match.get("operation")
+        where = ("overrides", index)
+        if body is not None and api is not None:
+            if operation is None and status < 400:
+                raise RulesError(
+                    f"{file.position((*where, 'match'))}: {describe(where)}: a {status} answer needs "
+                    f"match.operation, so that its body can be checked against that operation's schema"
+                )
+            problems = store.check_response(f"{api}#{operation or 'error'}.{status}", status, body)
+            if problems:
+                raise RulesError(
+                    f"{file.position((*where, 'response', 'body'))}: {describe(where)}, field response.body: "
+                    f"not a valid {api} {operation or 'error'} {status} body: {problems[0]}"
+                )
+        return Override(
+            name=rule.get("name") or f"rule #{index + 1}",
+            source=file.position(where),
+            api=api,
+            operation=operation,
+            client_id=match.get("client_id"),
+            phone_number=match.get("phone_number"),
+            body=dict(match.get("body", {})),
+            status=status,
+            headers={str(k): str(v) for k, v in response.get("headers", {}).items()},
+            response_body=body,
+        )
+
+
+def load_rules(paths: Sequence[str | Path], store: SchemaStore, with_defaults: bool = True) -> Rules:
+    """Load and layer rules files (defaults first). Raises RulesError naming file, line and field."""
+    files = [default_rules_path(), *paths] if with_defaults else list(paths)
+    clients: dict[str, ClientRule] = {}
+    lists_clients = False
+    numbers: dict[str, NumberRule] = {}
+    overrides: list[Override] = []
+    for path in files:
+        layer = _Layer(yamlfile.load(path), store)
+        lists_clients = lists_clients or layer.lists_clients
+        clients.update(layer.clients)
+        numbers.update(layer.numbers)
+        overrides[:0] = layer.overrides  # later files take precedence
+    return Rules(
+        clients=clients if lists_clients else None,
+        numbers=numbers,
+        overrides=tuple(overrides),
+        sources=tuple(str(p) for p in files),
+    )

@@ -1,0 +1,80 @@
+"""Run a mitmproxy master with our addons in this process (what `orange-proxy` does)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mitmproxy import ctx, exceptions, optmanager
+from mitmproxy.options import Options
+from mitmproxy.tools.dump import DumpMaster
+
+from proxy_addons.addons import default_addons
+
+CA_FILE = "mitmproxy-ca-cert.pem"
+
+
+class StartupError(Exception):
+    """Options or rules that keep the proxy from starting; the message is for the user."""
+
+
+class Announce:
+    name = "orange_announce"
+    """Prints one line when the proxy listens: its address and the CA file clients must trust."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def running(self) -> None:
+        addresses = ctx.master.addons.get("proxyserver").listen_addrs()
+        listen = ", ".join(f"http://{h if ':' not in h else f'[{h}]'}:{p}" for h, p, *_ in addresses)
+        ca = os.path.join(os.path.expanduser(ctx.options.confdir), CA_FILE)
+        print(
+            f"orange-proxy {self.mode} ready: proxy {listen or '(no listener)'}; CA certificate {ca}",
+            flush=True,
+        )
+
+
+async def _serve(options: Mapping[str, Any], sets: Sequence[str], mode: str) -> None:
+    opts = Options()
+    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
+    master.addons.add(*default_addons(), Announce(mode))
+    try:
+        # Lowest to highest precedence: confdir/config.yaml, our flags, then explicit --set.
+        if "confdir" in options:
+            opts.update(confdir=options["confdir"])
+        optmanager.load_paths(
+            opts,
+            os.path.join(os.path.expanduser(opts.confdir), "config.yaml"),
+            os.path.join(os.path.expanduser(opts.confdir), "config.yml"),
+        )
+        opts.update(**options)
+        if sets:
+            opts.set(*sets)
+    except exceptions.OptionsError as exc:
+        raise StartupError(str(exc)) from None
+    except (TypeError, KeyError) as exc:
+        raise StartupError(str(exc).strip("'\"")) from None
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, master.shutdown)
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    await master.run()
+
+
+def serve(options: Mapping[str, Any], sets: Sequence[str] = (), mode: str = "synth") -> int:
+    """Run until SIGINT/SIGTERM. Returns the exit status (2 for bad options or rules)."""
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        asyncio.run(_serve(options, sets, mode))
+    except StartupError as exc:
+        print(f"orange-proxy: {exc}", file=sys.stderr)
+        return 2
+    return 0

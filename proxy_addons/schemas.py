@@ -1,0 +1,92 @@
+"""The JSON Schemas in `schemas/`, compiled once, and the checks built on them.
+
+A response schema is named ``<api>#<operation>.<status>``; lookup falls back to
+``<api>#error.<status>`` and then ``<api>#error.default``, so each API file states only what it knows.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+
+from proxy_addons.resources import schemas_dir
+
+BASE_URI = "https://orange-camara-proxy.test/schemas/"
+
+
+def describe(error: ValidationError) -> str:
+    """`area.radius: 100 is less than the minimum of 2000`, the path first."""
+    path = ".".join(str(p) for p in error.absolute_path)
+    return f"{path}: {error.message}" if path else error.message
+
+
+class SchemaStore:
+    """Every `*.schema.json` file of a directory, with validators compiled on first use and cached."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or schemas_dir()
+        self.documents: dict[str, dict[str, Any]] = {}
+        resources = []
+        for path in sorted(self.directory.glob("*.schema.json")):
+            document = json.loads(path.read_text(encoding="utf-8"))
+            name = path.name.removesuffix(".schema.json")
+            self.documents[name] = document
+            resources.append((BASE_URI + path.name, Resource.from_contents(document)))
+        if not self.documents:
+            raise FileNotFoundError(f"no *.schema.json files in {self.directory}")
+        self.registry: Registry = Registry().with_resources(resources)
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def resolve(self, ref: str) -> str:
+        """The `$defs` entry a response ref lands on, after the fallbacks (KeyError if none)."""
+        doc_name, _, def_name = ref.partition("#")
+        defs = self.documents[doc_name].get("$defs", {})
+        if def_name in defs:
+            return f"{doc_name}#{def_name}"
+        _, _, status = def_name.rpartition(".")
+        for candidate in (f"error.{status}", "error.default"):
+            if candidate in defs:
+                return f"{doc_name}#{candidate}"
+        raise KeyError(f"no schema for {ref}")
+
+    def validator(self, ref: str) -> Draft202012Validator:
+        resolved = self.resolve(ref)
+        validator = self._validators.get(resolved)
+        if validator is None:
+            doc_name, _, def_name = resolved.partition("#")
+            schema = {"$ref": f"{BASE_URI}{doc_name}.schema.json#/$defs/{def_name}"}
+            validator = Draft202012Validator(schema, registry=self.registry, format_checker=FormatChecker())
+            self._validators[resolved] = validator
+        return validator
+
+    def errors(self, ref: str, instance: Any) -> list[str]:
+        """Every problem of `instance` against the schema `ref`, most relevant first."""
+        found = list(self.validator(ref).iter_errors(instance))
+        if not found:
+            return []
+        first = best_match(found)
+        rest = [e for e in found if e is not first]
+        return [describe(first)] + [describe(e) for e in rest]
+
+    def first_error(self, ref: str, instance: Any) -> str | None:
+        found = self.errors(ref, instance)
+        return found[0] if found else None
+
+    def check_response(self, ref: str, status: int, data: Any) -> list[str]:
+        """Problems of a response body: its schema, and an error body's `status` matching the HTTP status."""
+        problems = self.errors(ref, data)
+        if isinstance(data, dict) and isinstance(data.get("status"), int) and data["status"] != status:
+            problems.append(f"status: {data['status']} does not match the HTTP status {status}")
+        return problems
+
+
+@cache
+def default_store() -> SchemaStore:
+    """The shipped schemas, loaded once per process."""
+    return SchemaStore()

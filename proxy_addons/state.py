@@ -1,0 +1,240 @@
+"""Token, authorization-code, client and subscriber state, shared by every API and every addon.
+
+One :class:`ProxyState` lives for the whole proxy process; rules reloads replace its clients and
+directory but keep issued tokens, so a running app is not logged out by a configuration change.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from proxy_addons.rules import ClientRule, Location, Rules
+
+Clock = Callable[[], float]
+
+# Orange's playground answers for the unassigned country code +990 (ORANGE-AND-CAMARA.md §4.5).
+PLAYGROUND_PREFIX = "+990"
+
+# Issuers: the playground OIDC server and Orange's generic /oauth/v3 server. A token is only good
+# at the APIs its issuer serves.
+PLAYGROUND = "playground"
+OAUTH_V3 = "oauth-v3"
+
+
+@dataclass
+class Token:
+    value: str
+    client_id: str
+    issuer: str
+    grant_type: str
+    scopes: frozenset[str]
+    phone_number: str | None
+    issued_at: float
+    expires_at: float
+    code: str | None = None  # the authorization code it was redeemed from
+
+    def expired(self, now: float) -> bool:
+        return now >= self.expires_at
+
+
+@dataclass
+class AuthorizationCode:
+    value: str
+    client_id: str
+    redirect_uri: str
+    scopes: frozenset[str]
+    phone_number: str
+    nonce: str | None
+    expires_at: float
+    used: bool = False
+
+
+class CodeError(Exception):
+    """Why a code cannot be redeemed (becomes OAuth `invalid_grant`)."""
+
+
+class TokenStore:
+    """Issued access tokens. Expired ones are dropped as new ones are issued, so memory stays bounded
+    by the tokens issued within one lifetime."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._tokens: dict[str, Token] = {}
+        self._sweep_at = 0
+
+    def issue(
+        self,
+        client_id: str,
+        issuer: str,
+        grant_type: str,
+        scopes: Iterable[str],
+        lifetime: int,
+        phone_number: str | None = None,
+        code: str | None = None,
+    ) -> Token:
+        now = self.clock()
+        token = Token(
+            value=secrets.token_urlsafe(32),
+            client_id=client_id,
+            issuer=issuer,
+            grant_type=grant_type,
+            scopes=frozenset(scopes),
+            phone_number=phone_number,
+            issued_at=now,
+            expires_at=now + lifetime,
+            code=code,
+        )
+        self._tokens[token.value] = token
+        if len(self._tokens) >= self._sweep_at:
+            self._sweep(now)
+        return token
+
+    def _sweep(self, now: float) -> None:
+        # Keep expired tokens for a while so their use reads as "expired", not "unknown".
+        grace = 3600
+        self._tokens = {k: t for k, t in self._tokens.items() if now < t.expires_at + grace}
+        self._sweep_at = max(1024, 2 * len(self._tokens))
+
+    def get(self, value: str) -> Token | None:
+        return self._tokens.get(value)
+
+    def live(self) -> list[Token]:
+        now = self.clock()
+        return [t for t in self._tokens.values() if not t.expired(now)]
+
+    def expire(self, predicate: Callable[[Token], bool] = lambda t: True) -> int:
+        """Expire matching live tokens now (fault injection); returns how many."""
+        now = self.clock()
+        count = 0
+        for token in self._tokens.values():
+            if not token.expired(now) and predicate(token):
+                token.expires_at = now
+                count += 1
+        return count
+
+    def revoke_code(self, code: str) -> None:
+        """RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it."""
+        self.expire(lambda t: t.code == code)
+
+
+class CodeStore:
+    """Authorization codes: single use, short-lived, bound to a client and a redirect URI."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._codes: dict[str, AuthorizationCode] = {}
+
+    def issue(
+        self,
+        client_id: str,
+        redirect_uri: str,
+        scopes: Iterable[str],
+        phone_number: str,
+        nonce: str | None,
+        lifetime: int,
+    ) -> AuthorizationCode:
+        now = self.clock()
+        # Drop codes long past use, so a client that never redeems cannot grow memory.
+        self._codes = {k: c for k, c in self._codes.items() if now < c.expires_at + 600}
+        code = AuthorizationCode(
+            value="OFR-" + secrets.token_urlsafe(24),  # Orange's codes start with OFR-
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scopes=frozenset(scopes),
+            phone_number=phone_number,
+            nonce=nonce,
+            expires_at=now + lifetime,
+        )
+        self._codes[code.value] = code
+        return code
+
+    def redeem(self, value: str, client_id: str, redirect_uri: str | None) -> AuthorizationCode:
+        code = self._codes.get(value)
+        if code is None:
+            raise CodeError("unknown authorization code")
+        if code.used:
+            raise CodeError("authorization code already used")
+        if self.clock() >= code.expires_at:
+            raise CodeError("authorization code expired")
+        if code.client_id != client_id:
+            raise CodeError("authorization code was issued to another client")
+        if redirect_uri != code.redirect_uri:
+            raise CodeError("redirect_uri does not match the one of the authorization request")
+        code.used = True
+        return code
+
+    def was_used(self, value: str) -> bool:
+        code = self._codes.get(value)
+        return bool(code and code.used)
+
+
+@dataclass
+class Clients:
+    """Who may get tokens, and which APIs each is subscribed to.
+
+    With no clients in the rules every client id/secret pair is accepted and subscribed to everything.
+    """
+
+    rules: Mapping[str, ClientRule] | None = None
+    revoked: dict[str, set[str]] = field(default_factory=dict)  # client_id -> APIs revoked at run time
+
+    def authenticate(self, client_id: str, secret: str) -> bool:
+        if not client_id:
+            return False
+        if self.rules is None:
+            return True
+        rule = self.rules.get(client_id)
+        return rule is not None and (
+            rule.client_secret is None or secrets.compare_digest(rule.client_secret, secret)
+        )
+
+    def known(self, client_id: str) -> bool:
+        return self.rules is None or client_id in self.rules
+
+    def redirect_uris(self, client_id: str) -> tuple[str, ...] | None:
+        rule = self.rules.get(client_id) if self.rules else None
+        return rule.redirect_uris if rule else None
+
+    def subscribed(self, client_id: str, api: str) -> bool:
+        if api in self.revoked.get(client_id, ()):
+            return False
+        rule = self.rules.get(client_id) if self.rules else None
+        return rule is None or rule.apis is None or api in rule.apis
+
+
+@dataclass
+class Directory:
+    """The subscribers the simulated network knows: numbers from the rules, plus the playground's
+    predefined +990 numbers for Number Verification."""
+
+    locations: dict[str, Location | None] = field(default_factory=dict)
+
+    def known_to_playground(self, number: str) -> bool:
+        return number.startswith(PLAYGROUND_PREFIX) or number in self.locations
+
+    def known(self, number: str) -> bool:
+        return number in self.locations
+
+    def location(self, number: str) -> Location | None:
+        return self.locations.get(number)
+
+
+class ProxyState:
+    """Everything mutable the APIs share."""
+
+    def __init__(self, rules: Rules, clock: Clock = time.time) -> None:
+        self.clock = clock
+        self.tokens = TokenStore(clock)
+        self.codes = CodeStore(clock)
+        self.clients = Clients()
+        self.directory = Directory()
+        self.apply(rules)
+
+    def apply(self, rules: Rules) -> None:
+        """Take clients and numbers from (re)loaded rules; issued tokens and codes stay."""
+        revoked = self.clients.revoked
+        self.clients = Clients(rules=rules.clients, revoked=revoked)
+        self.directory = Directory({n: rule.location for n, rule in rules.numbers.items()})
