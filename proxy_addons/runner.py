@@ -67,6 +67,15 @@ async def _serve(options: Mapping[str, Any], sets: Sequence[str], mode: str) -> 
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     await master.run()
+    # asyncio.run() now cancels the handlers of clients still connected (a phone keeps its
+    # connections open); their CancelledError is the normal end of a shutdown, not an error.
+    loop.set_exception_handler(_quiet_on_shutdown)
+
+
+def _quiet_on_shutdown(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
 
 
 def serve(options: Mapping[str, Any], sets: Sequence[str] = (), mode: str = "synth") -> int:

@@ -177,7 +177,8 @@ class OAuth(Api):
     # Token endpoints ----------------------------------------------------------------------------
 
     def token(self, operation: Operation, request: ApiRequest, engine: Engine) -> ApiResponse:
-        if request.media_type != "application/x-www-form-urlencoded":
+        # An empty POST has no Content-Type; let it fail on its missing fields instead.
+        if request.body and request.media_type != "application/x-www-form-urlencoded":
             raise OAuthError("invalid_request", "Content-Type must be application/x-www-form-urlencoded")
         try:
             form = request.form()

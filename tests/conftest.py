@@ -1,0 +1,223 @@
+"""Shared fixtures: the real `orange-proxy` process, clients that trust its CA, and schema checks
+applied to every response a test receives."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import requests
+
+from proxy_addons.schemas import SchemaStore
+
+ORANGE = "https://api.orange.com"
+READY = re.compile(r"ready: proxy http://(?P<host>[^:\s]+):(?P<port>\d+); CA certificate (?P<ca>\S+)")
+
+# Which schema each documented path's answers follow; written here, independently of the proxy's router.
+PATH_SCHEMAS = {
+    "/openidconnect/playground/v1.0/authorize": ("oauth", "authorize"),
+    "/openidconnect/playground/v1.0/token": ("oauth", "playground-token"),
+    "/oauth/v3/token": ("oauth", "v3-token"),
+    "/camara/playground/api/number-verification/v1/verify": ("number-verification", "verify"),
+    "/camara/playground/api/number-verification/v1/device-phone-number": (
+        "number-verification",
+        "device-phone-number",
+    ),
+    "/camara/location-verification/orange-lab/v0/verify": ("location-verification", "verify"),
+}
+API_PREFIXES = {
+    "/openidconnect/playground/v1.0/": "oauth",
+    "/oauth/v3/": "oauth",
+    "/camara/playground/api/number-verification/v1/": "number-verification",
+    "/camara/location-verification/orange-lab/v0/": "location-verification",
+}
+
+
+def orange_proxy_command() -> list[str]:
+    """The installed console script next to this interpreter (what users run), else `-m`."""
+    script = Path(sys.executable).parent / "orange-proxy"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "proxy_addons"]
+
+
+@pytest.fixture(scope="session")
+def schemas() -> SchemaStore:
+    return SchemaStore()
+
+
+def schema_problems(store: SchemaStore, url: str, status: int, body: bytes) -> list[str] | None:
+    """Problems of one answer from api.orange.com against our schemas; None if the path is not an API's."""
+    path = urlsplit(url).path
+    if path in PATH_SCHEMAS:
+        api, operation = PATH_SCHEMAS[path]
+    else:
+        api = next((a for p, a in API_PREFIXES.items() if path.startswith(p)), None)
+        if api is None:
+            return None
+        operation = "unknown"
+    data = json.loads(body) if body else None
+    return store.check_response(f"{api}#{operation}.{status}", status, data)
+
+
+@dataclass
+class Proxy:
+    """A running `orange-proxy` process."""
+
+    process: subprocess.Popen
+    url: str
+    ca: Path
+    log: Path
+    schemas: SchemaStore
+    checked: list[str] = field(default_factory=list)
+
+    # Clients -----------------------------------------------------------------------------------
+
+    def check(self, url: str, status: int, body: bytes) -> None:
+        problems = schema_problems(self.schemas, url, status, body)
+        if problems is not None:
+            self.checked.append(url)
+            assert not problems, f"{status} from {url} breaks its schema: {problems}; body {body!r}"
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # no NO_PROXY or CA bundle from the environment
+        session.proxies = {"http": self.url, "https": self.url}
+        session.verify = str(self.ca)
+
+        def hook(response: requests.Response, *args, **kwargs) -> None:
+            self.check(response.url, response.status_code, response.content)
+
+        session.hooks["response"].append(hook)
+        return session
+
+    def httpx_client(self, **kwargs) -> httpx.Client:
+        def hook(response: httpx.Response) -> None:
+            response.read()
+            self.check(str(response.url), response.status_code, response.content)
+
+        context = ssl.create_default_context(cafile=str(self.ca))
+        return httpx.Client(
+            proxy=self.url, verify=context, trust_env=False, event_hooks={"response": [hook]}, **kwargs
+        )
+
+    def curl(self, *args: str) -> tuple[int, dict[str, str], bytes]:
+        """Run curl through the proxy; returns (status, headers, body) of the last response."""
+        assert shutil.which("curl"), "curl is needed"
+        result = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "--max-time",
+                "20",
+                "--proxy",
+                self.url,
+                "--noproxy",
+                "",
+                "--cacert",
+                str(self.ca),
+                "-D",
+                "-",
+                *args,
+            ],
+            capture_output=True,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr.decode()
+        head, _, body = result.stdout.rpartition(b"\r\n\r\n")
+        # Skip the proxy's "200 Connection established" block and keep the last response's head.
+        last = head.split(b"\r\n\r\n")[-1].decode("latin-1").split("\r\n")
+        status = int(last[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in last[1:])}
+        url = next(a for a in args if a.startswith("http"))
+        self.check(url, status, body)
+        return status, headers, body
+
+    # Process -----------------------------------------------------------------------------------
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        output = self.output()
+        # Bad input must never crash an addon, and every synthesised body must match its schema.
+        for marker in ("Traceback", "Addon error", " breaks "):
+            assert marker not in output, f"proxy logged {marker!r}:\n{output}"
+
+
+def start_proxy(tmp: Path, schemas: SchemaStore, *args: str, command: list[str] | None = None) -> Proxy:
+    """Start `orange-proxy synth` on a free loopback port with its own confdir; wait for its ready line."""
+    confdir = tmp / "confdir"
+    confdir.mkdir(parents=True, exist_ok=True)
+    log = tmp / "proxy.log"
+    argv = command or [
+        *orange_proxy_command(),
+        "synth",
+        "--listen-port",
+        "0",
+        "--confdir",
+        str(confdir),
+        *args,
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    with open(log, "wb") as out:
+        # Output goes to a file, never a pipe nobody reads (a full pipe would stall the proxy).
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=tmp, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        match = READY.search(log.read_text(errors="replace"))
+        if match:
+            return Proxy(process, f"http://{match['host']}:{match['port']}", Path(match["ca"]), log, schemas)
+        if process.poll() is not None:
+            raise AssertionError(f"proxy exited with {process.returncode}:\n{log.read_text()}")
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"proxy not ready in 30 s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def proxy_factory(tmp_path_factory, schemas) -> Iterator[Callable[..., Proxy]]:
+    """Start extra proxies with their own flags; all are stopped (and their logs checked) afterwards."""
+    started: list[Proxy] = []
+
+    def factory(*args: str, command: list[str] | None = None) -> Proxy:
+        proxy = start_proxy(tmp_path_factory.mktemp("proxy"), schemas, *args, command=command)
+        started.append(proxy)
+        return proxy
+
+    yield factory
+    for proxy in started:
+        proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def proxy(tmp_path_factory, schemas) -> Iterator[Proxy]:
+    """One proxy with the default settings (profile orange), shared by the tests that need no other."""
+    running = start_proxy(tmp_path_factory.mktemp("proxy"), schemas)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def camara_proxy(tmp_path_factory, schemas) -> Iterator[Proxy]:
+    running = start_proxy(tmp_path_factory.mktemp("proxy"), schemas, "--profile", "camara")
+    yield running
+    running.stop()
