@@ -54,12 +54,13 @@ async def _serve(options: Mapping[str, Any], sets: Sequence[str], mode: str) -> 
             os.path.join(os.path.expanduser(opts.confdir), "config.yml"),
         )
         opts.update(**options)
-        if sets:
-            opts.set(*sets)
     except exceptions.OptionsError as exc:
         raise StartupError(str(exc)) from None
-    except (TypeError, KeyError) as exc:
-        raise StartupError(str(exc).strip("'\"")) from None
+    for spec in sets:
+        try:
+            opts.set(spec)
+        except exceptions.OptionsError as exc:
+            raise StartupError(f"--set {spec}: {exc}") from None
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,6 +85,7 @@ def serve(options: Mapping[str, Any], sets: Sequence[str] = (), mode: str = "syn
     try:
         asyncio.run(_serve(options, sets, mode))
     except StartupError as exc:
-        print(f"orange-proxy: {exc}", file=sys.stderr)
+        message = str(exc)
+        print(message if message.startswith("orange-proxy:") else f"orange-proxy: {message}", file=sys.stderr)
         return 2
     return 0

@@ -21,7 +21,10 @@ BASE_URI = "https://orange-camara-proxy.test/schemas/"
 
 
 def describe(error: ValidationError) -> str:
-    """`area.radius: 100 is less than the minimum of 2000`, the path first."""
+    """`area.radius: 100 is less than the minimum of 2000`, the path first. For a value that fits
+    none of several alternatives (oneOf/anyOf), the closest alternative's own problem."""
+    while error.context:
+        error = best_match(error.context)
     path = ".".join(str(p) for p in error.absolute_path)
     return f"{path}: {error.message}" if path else error.message
 

@@ -77,6 +77,8 @@ def validate(file: DataFile, store: SchemaStore, schema: str, describe_item=None
     if not errors:
         return
     error = best_match(errors)
+    while error.context:  # oneOf/anyOf: report the closest alternative's own problem
+        error = best_match(error.context)
     path = tuple(error.absolute_path)
     field = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
     item = describe_item(path) if describe_item else None

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -163,8 +164,17 @@ class Proxy:
             assert marker not in output, f"proxy logged {marker!r}:\n{output}"
 
 
-def start_proxy(tmp: Path, schemas: SchemaStore, *args: str, command: list[str] | None = None) -> Proxy:
-    """Start `orange-proxy synth` on a free loopback port with its own confdir; wait for its ready line."""
+def start_proxy(
+    tmp: Path,
+    schemas: SchemaStore,
+    *args: str,
+    command: list[str] | None = None,
+    ready: tuple[str, int, Path] | None = None,
+) -> Proxy:
+    """Start `orange-proxy synth` on a free loopback port with its own confdir; wait for its ready line.
+
+    With `command` (another program, e.g. mitmdump) pass `ready` = (host, port, CA file) to wait for
+    the port to accept connections instead."""
     confdir = tmp / "confdir"
     confdir.mkdir(parents=True, exist_ok=True)
     log = tmp / "proxy.log"
@@ -183,8 +193,11 @@ def start_proxy(tmp: Path, schemas: SchemaStore, *args: str, command: list[str] 
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=tmp, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        match = READY.search(log.read_text(errors="replace"))
-        if match:
+        if ready is not None:
+            host, port, ca = ready
+            if ca.exists() and _accepts(host, port):
+                return Proxy(process, f"http://{host}:{port}", ca, log, schemas)
+        elif match := READY.search(log.read_text(errors="replace")):
             return Proxy(process, f"http://{match['host']}:{match['port']}", Path(match["ca"]), log, schemas)
         if process.poll() is not None:
             raise AssertionError(f"proxy exited with {process.returncode}:\n{log.read_text()}")
@@ -193,13 +206,21 @@ def start_proxy(tmp: Path, schemas: SchemaStore, *args: str, command: list[str] 
     raise AssertionError(f"proxy not ready in 30 s:\n{log.read_text()}")
 
 
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 @pytest.fixture
 def proxy_factory(tmp_path_factory, schemas) -> Iterator[Callable[..., Proxy]]:
     """Start extra proxies with their own flags; all are stopped (and their logs checked) afterwards."""
     started: list[Proxy] = []
 
-    def factory(*args: str, command: list[str] | None = None) -> Proxy:
-        proxy = start_proxy(tmp_path_factory.mktemp("proxy"), schemas, *args, command=command)
+    def factory(*args: str, command: list[str] | None = None, ready=None) -> Proxy:
+        proxy = start_proxy(tmp_path_factory.mktemp("proxy"), schemas, *args, command=command, ready=ready)
         started.append(proxy)
         return proxy
 

@@ -38,6 +38,9 @@ LOGIN_HINT = re.compile(r"^tel:(\+[1-9][0-9]{4,14})$")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="api.orange.com"'}
+
+
 @dataclass
 class OAuthError(Exception):
     error: str
@@ -69,7 +72,11 @@ class OAuth(Api):
                     )
                 raise OAuthError("invalid_request", f"no OAuth endpoint at {request.path}", 404)
             fields = self._fields(request, operation)
-            rule = engine.rules.override_for(self.name, operation.name, fields.get("client_id"), None, fields)
+            try:
+                client_id = (_basic_credentials(request) or (fields.get("client_id"), ""))[0]
+            except OAuthError:
+                client_id = fields.get("client_id")
+            rule = engine.rules.override_for(self.name, operation.name, client_id, None, fields)
             if rule is not None:
                 return self.override(rule, engine)
             if operation.name == "authorize":
@@ -202,21 +209,9 @@ class OAuth(Api):
 
     @staticmethod
     def _authenticate_client(request: ApiRequest, params: dict[str, str], engine: Engine) -> str:
-        header = request.headers.get("authorization", "")
-        challenge = {"WWW-Authenticate": 'Basic realm="api.orange.com"'}
-        if header:
-            scheme, _, credentials = header.partition(" ")
-            if scheme.lower() != "basic":
-                raise OAuthError("invalid_client", "Unable to decode Basic authorization.", 401, challenge)
-            try:
-                decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                raise OAuthError(
-                    "invalid_client", "Unable to decode Basic authorization.", 401, challenge
-                ) from None
-            client_id, colon, secret = decoded.partition(":")
-            if not colon:
-                raise OAuthError("invalid_client", "Unable to decode Basic authorization.", 401, challenge)
+        credentials = _basic_credentials(request)
+        if credentials is not None:
+            client_id, secret = credentials
         else:
             # Orange's v3 guide allows the credentials as POST parameters too.
             client_id, secret = params.get("client_id", ""), params.get("client_secret", "")
@@ -225,14 +220,14 @@ class OAuth(Api):
                     "invalid_client",
                     "The requested service needs credentials, but none were provided.",
                     401,
-                    challenge,
+                    CHALLENGE,
                 )
         if not engine.state.clients.authenticate(client_id, secret):
             raise OAuthError(
                 "invalid_client",
                 "The requested service needs credentials, but the ones provided were invalid.",
                 401,
-                challenge,
+                CHALLENGE,
             )
         return client_id
 
@@ -311,3 +306,22 @@ class OAuth(Api):
         key = hashlib.sha256(("orange-proxy:" + client_id).encode()).digest()
         signature = hmac.new(key, signing_input.encode("ascii"), hashlib.sha256).digest()
         return signing_input + "." + b64(signature)
+
+
+def _basic_credentials(request: ApiRequest) -> tuple[str, str] | None:
+    """(client_id, secret) from an `Authorization: Basic` header; None without the header."""
+    header = request.headers.get("authorization", "")
+    if not header:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    undecodable = OAuthError("invalid_client", "Unable to decode Basic authorization.", 401, CHALLENGE)
+    if scheme.lower() != "basic":
+        raise undecodable
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise undecodable from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise undecodable
+    return client_id, secret

@@ -1,0 +1,177 @@
+"""The command line: bad flags and broken rules give a clear message and exit status 2, no traceback;
+`python -m proxy_addons` and `mitmdump -s` work too."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import orange_proxy_command
+from flows import DLV, V3_TOKEN, bearer, dlv_body
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*orange_proxy_command(), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["synth", "--listen-port", "http"], "not a port number: 'http'"),
+        (["synth", "--listen-port", "70000"], "port must be 0..65535"),
+        (["synth", "--profile", "vodafone"], "invalid choice: 'vodafone'"),
+        (["synth", "--token-lifetime", "0"], "must be at least 1 second"),
+        (["synth", "--rules", "no-such-rules.yaml"], "no such file: no-such-rules.yaml"),
+        (["synth", "--set", "orange_profile"], "expected name=value"),
+        (["synth", "--bogus"], "unrecognized arguments: --bogus"),
+        (["teleport"], "invalid choice: 'teleport'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_bad_flags(tmp_path, args, message):
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "no_such_option=1"], "no_such_option"),
+        (["--set", "orange_code_lifetime=soon"], "orange_code_lifetime"),
+        (["--set", "orange_mode=psychic"], "orange_mode must be one of"),
+        (["--set", "orange_code_lifetime=0"], "lifetimes must be at least 1 second"),
+    ],
+)
+def test_bad_mitmproxy_options(tmp_path, args, message):
+    result = run("synth", "--listen-port", "0", "--confdir", str(tmp_path / "conf"), *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+BROKEN_RULES = [
+    # (file content, what the message must say)
+    ("numbers: [\n  - oops\n", ["broken.yaml:", "not valid YAML"]),
+    (
+        "numbers:\n  '+33699901031':\n    location: {latitude: 95, longitude: 2}\n",
+        ["broken.yaml:3:", "numbers.+33699901031.location.latitude", "95 is greater than the maximum of 90"],
+    ),
+    (
+        "clients:\n  - client_secret: x\n",
+        ["broken.yaml:2:", "clients[0]", "'client_id' is a required property"],
+    ),
+    (
+        "overrides:\n  - name: outage\n    match: {api: location-verification, operation: verify}\n"
+        "    response: {status: 700}\n",
+        ["broken.yaml:4:", "rule 'outage'", "response.status", "700 is greater than the maximum of 599"],
+    ),
+    (
+        "overrides:\n  - name: typo\n    match: {api: number-verification, operation: verfy}\n"
+        "    response: {status: 503}\n",
+        ["broken.yaml:3:", "rule 'typo'", "match.operation", "'verfy' is not one of"],
+    ),
+    (
+        "overrides:\n  - name: bad-body\n    match: {api: number-verification, operation: verify}\n"
+        "    response:\n      status: 200\n      body: {devicePhoneNumberVerified: 'yes'}\n",
+        [
+            "broken.yaml:6:",
+            "rule 'bad-body'",
+            "response.body",
+            "devicePhoneNumberVerified: 'yes' is not of type 'boolean'",
+        ],
+    ),
+    (
+        "overrides:\n  - match: {api: location-verification}\n    response:\n      status: 401\n"
+        "      body: {status: 401, code: UNAUTHENTICATED}\n",
+        ["broken.yaml:5:", "rule #1", "'message' is a required property"],
+    ),
+    ("surprise: 1\n", ["broken.yaml:1:1", "top level", "'surprise' was unexpected"]),
+]
+
+
+@pytest.mark.parametrize(("content", "expected"), BROKEN_RULES)
+def test_broken_rules_file_names_file_rule_and_field(tmp_path, content, expected):
+    rules = tmp_path / "broken.yaml"
+    rules.write_text(content)
+    result = run(
+        "synth",
+        "--listen-port",
+        "0",
+        "--confdir",
+        str(tmp_path / "conf"),
+        "--rules",
+        str(rules),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    message = result.stderr.strip()
+    assert message.startswith("orange-proxy: bad rules: ")
+    for part in expected:
+        assert part in message, message
+
+
+def test_module_entry_point(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "proxy_addons", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert "synth" in result.stdout
+
+
+def test_addon_path_points_at_a_mitmproxy_script(tmp_path):
+    result = run("addon-path", cwd=tmp_path)
+    assert result.returncode == 0
+    script = Path(result.stdout.strip())
+    assert script.is_file()
+    assert "addons = " in script.read_text()
+
+
+def test_mitmdump_with_the_addon_script(tmp_path, proxy_factory):
+    """People who run mitmproxy themselves: `mitmdump -s <script> --set name=value`."""
+    script = run("addon-path", cwd=tmp_path).stdout.strip()
+    mitmdump = Path(sys.executable).parent / "mitmdump"
+    confdir = tmp_path / "conf"
+    confdir.mkdir()
+    # mitmdump prints no ready line of ours, so listen on a port picked now and wait for it.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        str(mitmdump),
+        "-q",
+        "--listen-host",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--set",
+        f"confdir={confdir}",
+        "-s",
+        script,
+        "--set",
+        "orange_profile=camara",
+        "--set",
+        "orange_token_lifetime=77",
+    ]
+    proxy = proxy_factory(command=command, ready=("127.0.0.1", port, confdir / "mitmproxy-ca-cert.pem"))
+    session = proxy.session()
+    token = session.post(V3_TOKEN, auth=("a", "b"), data={"grant_type": "client_credentials"})
+    assert token.json()["expires_in"] == 77  # a number, as under --profile camara
+    answer = session.post(DLV, headers=bearer(token.json()["access_token"]), json=dlv_body(radius=10))
+    assert answer.json()["code"] == "INVALID_ARGUMENT"  # CAMARA's dialect

@@ -1,0 +1,127 @@
+"""Hosts other than the intercept hosts pass through untouched: the client sees the real server's
+certificate, and plain-HTTP requests reach the real server."""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import ipaddress
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, signed by itself."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "passthrough test server")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "server.pem", directory / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+class Hello(http.server.BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        body = f"real server saw {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Served-By", "the-real-server")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve(server: http.server.ThreadingHTTPServer) -> Iterator[int]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def https_server(tmp_path_factory) -> Iterator[tuple[int, Path]]:
+    cert, key = self_signed(tmp_path_factory.mktemp("tls"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    for port in serve(server):
+        yield port, cert
+
+
+@pytest.fixture(scope="module")
+def http_server() -> Iterator[int]:
+    yield from serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello))
+
+
+def test_other_https_hosts_keep_their_own_certificate(proxy, https_server):
+    port, cert = https_server
+    session = proxy.session()
+    # Trusting only the server's own certificate: this succeeds only if the proxy did not intercept.
+    answer = session.get(f"https://127.0.0.1:{port}/hello", verify=str(cert))
+    assert answer.status_code == 200
+    assert answer.text == "real server saw /hello"
+    with pytest.raises(requests.exceptions.SSLError):
+        # ...and the proxy's CA is of no use for it.
+        session.get(f"https://127.0.0.1:{port}/hello", verify=str(proxy.ca))
+    status, _headers, body = proxy.curl("--cacert", str(cert), f"https://localhost:{port}/via-curl")
+    assert (status, body) == (200, b"real server saw /via-curl")
+
+
+def test_plain_http_to_other_hosts_is_forwarded(proxy, http_server):
+    answer = proxy.session().get(f"http://127.0.0.1:{http_server}/plain?x=1")
+    assert answer.status_code == 200
+    assert answer.headers["X-Served-By"] == "the-real-server"
+    assert answer.text == "real server saw /plain?x=1"
+
+
+def test_orange_paths_outside_our_apis_are_not_synthesised(proxy_factory, http_server):
+    # With 127.0.0.1:<port> as an intercept host, our API paths are answered and the rest forwarded.
+    proxy = proxy_factory("--intercept-host", f"127.0.0.1:{http_server}")
+    session = proxy.session()
+    other = session.get(f"http://127.0.0.1:{http_server}/some/other/api")
+    assert other.headers["X-Served-By"] == "the-real-server"
+    ours = session.post(
+        f"http://127.0.0.1:{http_server}/oauth/v3/token",
+        auth=("a", "b"),
+        data={"grant_type": "client_credentials"},
+    )
+    assert ours.status_code == 200
+    assert ours.json()["token_type"] == "Bearer"
