@@ -107,11 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Recording / replaying / synthesising test proxy for Orange's CAMARA APIs.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     synth = commands.add_parser(
         "synth",
-        help="answer as Orange's playground and lab would, with no account and no network",
+        help="(the default) answer as Orange's playground and lab would, with no account and no network",
         description="Start the proxy in synthesising mode.",
     )
     _add_proxy_flags(synth)
@@ -142,7 +142,14 @@ def proxy_options(args: argparse.Namespace, mode: str) -> dict[str, object]:
     return options
 
 
+COMMANDS = ("synth", "addon-path")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # No command means synth: `orange-proxy` alone starts a proxy that needs no Orange account.
+    if not any(arg in COMMANDS for arg in argv) and not {"-h", "--help", "--version"} & set(argv):
+        argv.insert(0, "synth")
     args = build_parser().parse_args(argv)
     if args.command == "addon-path":
         from proxy_addons import mitm_script

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
 
 
 def schemas_dir() -> Path:
-    """The JSON Schemas: installed as the package `proxy_addons.schema_files`, or `schemas/` in a checkout
-    (when the source tree is imported directly, e.g. `python -m pytest` from the repository root)."""
-    try:
-        installed = resources.files("proxy_addons.schema_files")
-        if installed.is_dir() and any(installed.iterdir()):
-            return Path(str(installed))
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parent.parent / "schemas"
+    """The JSON Schemas: `proxy_addons/schema_files/` once installed (pyproject maps the repository's
+    `schemas/` there), or `schemas/` beside the package when the source tree is imported directly."""
+    installed = PACKAGE / "schema_files"
+    return installed if installed.is_dir() else PACKAGE.parent / "schemas"
 
 
 def default_rules_path() -> Path:
-    return Path(str(resources.files("proxy_addons.data") / "default-rules.yaml"))
+    return PACKAGE / "data" / "default-rules.yaml"

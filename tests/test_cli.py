@@ -34,8 +34,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["synth", "--rules", "no-such-rules.yaml"], "no such file: no-such-rules.yaml"),
         (["synth", "--set", "orange_profile"], "expected name=value"),
         (["synth", "--bogus"], "unrecognized arguments: --bogus"),
-        (["teleport"], "invalid choice: 'teleport'"),
-        ([], "the following arguments are required: COMMAND"),
+        (["teleport"], "unrecognized arguments: teleport"),
     ],
 )
 def test_bad_flags(tmp_path, args, message):
@@ -175,3 +174,11 @@ def test_mitmdump_with_the_addon_script(tmp_path, proxy_factory):
     assert token.json()["expires_in"] == 77  # a number, as under --profile camara
     answer = session.post(DLV, headers=bearer(token.json()["access_token"]), json=dlv_body(radius=10))
     assert answer.json()["code"] == "INVALID_ARGUMENT"  # CAMARA's dialect
+
+
+def test_no_command_starts_the_synthesising_proxy(tmp_path, proxy_factory):
+    command = [*orange_proxy_command(), "--listen-port", "0", "--confdir", str(tmp_path / "conf")]
+    proxy = proxy_factory(command=command)
+    answer = proxy.session().post(V3_TOKEN, auth=("a", "b"), data={"grant_type": "client_credentials"})
+    assert answer.status_code == 200
+    assert "orange-proxy synth ready" in proxy.output()

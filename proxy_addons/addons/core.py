@@ -65,7 +65,10 @@ class Core:
             )
         except ValueError as exc:
             raise exceptions.OptionsError(f"orange-proxy: {exc}") from None
-        store = default_store()
+        try:
+            store = default_store()
+        except (OSError, ValueError) as exc:  # a broken installation, not bad input
+            raise exceptions.OptionsError(f"orange-proxy: cannot load the JSON Schemas: {exc}") from None
         paths = [os.path.expanduser(p) for p in ctx.options.orange_rules]
         try:
             rules = load_rules(paths, store)
