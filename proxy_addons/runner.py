@@ -56,11 +56,15 @@ async def _serve(options: Mapping[str, Any], sets: Sequence[str], mode: str) -> 
         opts.update(**options)
     except exceptions.OptionsError as exc:
         raise StartupError(str(exc)) from None
+    # One set() per option: repeated values of a list option accumulate, and an error names its option.
+    by_name: dict[str, list[str]] = {}
     for spec in sets:
+        by_name.setdefault(spec.partition("=")[0].strip(), []).append(spec)
+    for name, specs in by_name.items():
         try:
-            opts.set(spec)
+            opts.set(*specs)
         except exceptions.OptionsError as exc:
-            raise StartupError(f"--set {spec}: {exc}") from None
+            raise StartupError(f"--set {name}: {exc}") from None
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -182,3 +182,14 @@ def test_no_command_starts_the_synthesising_proxy(tmp_path, proxy_factory):
     answer = proxy.session().post(V3_TOKEN, auth=("a", "b"), data={"grant_type": "client_credentials"})
     assert answer.status_code == 200
     assert "orange-proxy synth ready" in proxy.output()
+
+
+def test_repeated_set_of_a_list_option_accumulates(tmp_path, proxy_factory):
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text('numbers:\n  "+33612345678": {location: {latitude: 43.6, longitude: 1.44}}\n')
+    second.write_text(
+        "overrides:\n  - {match: {api: location-verification}, response: {status: 503, body: "
+        "{code: UNAVAILABLE, status: 503, message: Service unavailable}}}\n"
+    )
+    proxy = proxy_factory("--set", f"orange_rules={first}", "--set", f"orange_rules={second}")
+    assert f"{first}, {second}" in proxy.output()  # both layers named in the start-up line
