@@ -46,10 +46,8 @@ def _setting(text: str) -> str:
 
 def _add_proxy_flags(parser: argparse.ArgumentParser) -> None:
     net = parser.add_argument_group("proxy")
-    net.add_argument("--listen-host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    net.add_argument(
-        "--listen-port", type=_port, default=8080, help="port to listen on; 0 picks a free one (default 8080)"
-    )
+    net.add_argument("--listen-host", help="address to listen on (default 127.0.0.1)")
+    net.add_argument("--listen-port", type=_port, help="port to listen on; 0 picks a free one (default 8080)")
     net.add_argument(
         "--confdir",
         metavar="DIR",
@@ -89,14 +87,11 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
         type=_readable_file,
         help="rules file (YAML); repeatable, each layered over the defaults and the ones before",
     )
-    group.add_argument(
-        "--profile", choices=PROFILES, default="orange", help="error dialect and quirks (default orange)"
-    )
+    group.add_argument("--profile", choices=PROFILES, help="error dialect and quirks (default orange)")
     group.add_argument(
         "--token-lifetime",
         metavar="SECONDS",
         type=_seconds,
-        default=3600,
         help="access token lifetime (default 3600)",
     )
 
@@ -124,22 +119,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Where neither a flag nor confdir/config.yaml says otherwise: safer than mitmproxy's own defaults
+# (which listen on every interface).
+DEFAULTS: dict[str, object] = {"listen_host": "127.0.0.1", "listen_port": 8080}
+
+
 def proxy_options(args: argparse.Namespace, mode: str) -> dict[str, object]:
-    """mitmproxy option values for the flags given."""
-    options: dict[str, object] = {
+    """mitmproxy option values for the flags actually given (the rest stays with config.yaml or defaults)."""
+    given = {
         "listen_host": args.listen_host,
         "listen_port": args.listen_port,
-        "orange_mode": mode,
         "orange_profile": args.profile,
         "orange_token_lifetime": args.token_lifetime,
-        "orange_rules": args.rules or [],
-        "orange_intercept_hosts": args.intercept_host or ["api.orange.com"],
+        "orange_rules": args.rules,
+        "orange_intercept_hosts": args.intercept_host,
+        "confdir": args.confdir,
+        "mode": args.proxy_mode,
     }
-    if args.confdir:
-        options["confdir"] = args.confdir
-    if args.proxy_mode:
-        options["mode"] = args.proxy_mode
-    return options
+    return {"orange_mode": mode, **{name: value for name, value in given.items() if value is not None}}
 
 
 COMMANDS = ("synth", "addon-path")
@@ -159,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here so `--help` and flag errors stay fast.
     from proxy_addons.runner import serve
 
-    return serve(proxy_options(args, args.command), args.sets, args.command)
+    return serve(proxy_options(args, args.command), args.sets, args.command, DEFAULTS)
 
 
 if __name__ == "__main__":

@@ -40,12 +40,15 @@ class Announce:
         )
 
 
-async def _serve(options: Mapping[str, Any], sets: Sequence[str], mode: str) -> None:
+async def _serve(
+    options: Mapping[str, Any], sets: Sequence[str], mode: str, defaults: Mapping[str, Any]
+) -> None:
     opts = Options()
     master = DumpMaster(opts, with_termlog=True, with_dumper=False)
     master.addons.add(*default_addons(), Announce(mode))
     try:
-        # Lowest to highest precedence: confdir/config.yaml, our flags, then explicit --set.
+        # Lowest to highest precedence: `defaults`, confdir/config.yaml, our flags, then explicit --set.
+        opts.update(**defaults)
         if "confdir" in options:
             opts.update(confdir=options["confdir"])
         optmanager.load_paths(
@@ -83,11 +86,16 @@ def _quiet_on_shutdown(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
     loop.default_exception_handler(context)
 
 
-def serve(options: Mapping[str, Any], sets: Sequence[str] = (), mode: str = "synth") -> int:
+def serve(
+    options: Mapping[str, Any],
+    sets: Sequence[str] = (),
+    mode: str = "synth",
+    defaults: Mapping[str, Any] = {},
+) -> int:
     """Run until SIGINT/SIGTERM. Returns the exit status (2 for bad options or rules)."""
     logging.getLogger().setLevel(logging.INFO)
     try:
-        asyncio.run(_serve(options, sets, mode))
+        asyncio.run(_serve(options, sets, mode, defaults or {}))
     except StartupError as exc:
         message = str(exc)
         print(message if message.startswith("orange-proxy:") else f"orange-proxy: {message}", file=sys.stderr)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import orange_proxy_command
-from flows import DLV, V3_TOKEN, bearer, dlv_body
+from flows import DLV, V3_TOKEN, authorize, bearer, dlv_body, exchange, redirect_params
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -193,3 +194,28 @@ def test_repeated_set_of_a_list_option_accumulates(tmp_path, proxy_factory):
     )
     proxy = proxy_factory("--set", f"orange_rules={first}", "--set", f"orange_rules={second}")
     assert f"{first}, {second}" in proxy.output()  # both layers named in the start-up line
+
+
+def test_confdir_config_yaml_sets_our_options_and_flags_win(tmp_path, proxy_factory):
+    """mitmproxy's config.yaml works for our options; flags given on the command line win over it."""
+    confdir = tmp_path / "conf"
+    confdir.mkdir()
+    (confdir / "config.yaml").write_text(
+        "orange_profile: camara\norange_token_lifetime: 42\norange_code_lifetime: 1\n"
+    )
+    command = [
+        *orange_proxy_command(),
+        "--listen-port",
+        "0",
+        "--confdir",
+        str(confdir),
+        "--token-lifetime",
+        "50",
+    ]
+    proxy = proxy_factory(command=command)
+    session = proxy.session()
+    answer = session.post(V3_TOKEN, auth=("a", "b"), data={"grant_type": "client_credentials"})
+    assert answer.json()["expires_in"] == 50  # the flag beat config.yaml's 42; a number: profile camara
+    code = redirect_params(authorize(session, "+990123456789"))["code"]
+    time.sleep(1.2)
+    assert exchange(session, code).json()["error_description"] == "authorization code expired"
