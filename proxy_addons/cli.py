@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -142,6 +144,28 @@ def proxy_options(args: argparse.Namespace, mode: str) -> dict[str, object]:
 COMMANDS = ("synth", "addon-path")
 
 
+def preflight(args: argparse.Namespace) -> str | None:
+    """What would stop the proxy from starting, said plainly (mitmproxy would exit 1 with less to go on)."""
+    confdir = Path(args.confdir or "~/.mitmproxy").expanduser()
+    try:
+        confdir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=confdir):
+            pass
+    except OSError as exc:
+        return f"cannot use {confdir} as the confdir (the CA lives there): {exc.strerror or exc}"
+    host = args.listen_host or DEFAULTS["listen_host"]
+    port = args.listen_port if args.listen_port is not None else DEFAULTS["listen_port"]
+    try:
+        family = socket.AF_INET6 if ":" in str(host) else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((str(host), int(port)))
+    except (OSError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return f"cannot listen on {host}:{port}: {reason}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # No command means synth: `orange-proxy` alone starts a proxy that needs no Orange account.
@@ -153,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(mitm_script.__file__)
         return 0
+    problem = preflight(args)
+    if problem:
+        print(f"orange-proxy: {problem}", file=sys.stderr)
+        return 2
     # Imported here so `--help` and flag errors stay fast.
     from proxy_addons.runner import serve
 

@@ -10,9 +10,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from proxy_addons.apis import ALL_APIS, Api
+from proxy_addons.apis import ALL_APIS, GATEWAY, Api
 from proxy_addons.apis.oauth import OIDC_SCOPES
-from proxy_addons.errors import PROFILES
+from proxy_addons.errors import PROFILES, ApiError
 from proxy_addons.model import ApiRequest, ApiResponse
 from proxy_addons.routing import Route, Router
 from proxy_addons.rules import Rules
@@ -52,9 +52,9 @@ class Engine:
         self.rules = rules
         self.settings = settings or Settings()
         self.schemas = schemas or default_store()
-        self.clock = clock
         self.state = state or ProxyState(rules, clock)
-        self.router = Router(apis)
+        self.clock = self.state.clock  # one clock for tokens, codes and answers
+        self.router = Router(apis, fallback=GATEWAY)
         self.known_scopes = frozenset(OIDC_SCOPES.union(*(api.scopes for api in apis)))
 
     def classify(self, method: str, path: str) -> Route | None:
@@ -62,7 +62,13 @@ class Engine:
 
     def handle(self, route: Route, request: ApiRequest) -> ApiResponse:
         """The synthesised answer; never raises for bad input (that is the API's own error)."""
-        response = route.api.handle(route.operation, request, self)
+        try:
+            response = route.api.handle(route.operation, request, self)
+        except Exception:
+            # Our bug, not the client's: answer in the API's own format, never let the request
+            # go anywhere else, and leave the traceback in the log.
+            log.exception("orange-proxy: internal error answering %s %s", request.method, request.path)
+            response = route.api.error(ApiError(500, "INTERNAL", "internal error in orange-proxy"), self)
         correlator = request.headers.get(CORRELATOR)
         if correlator is not None:
             response.headers[CORRELATOR] = correlator

@@ -7,6 +7,7 @@ Orange documents for that API and status (profile ``orange``) or into CAMARA's `
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,25 +36,6 @@ CAMARA_MESSAGES: dict[str, str] = {
     "INTERNAL": "Server error",
     "UNAVAILABLE": "Service unavailable",
     "TIMEOUT": "Request timeout exceeded. Try later.",
-}
-
-# Generic code per status, for errors raised by status only (rules, faults).
-DEFAULT_CODES: dict[int, str] = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    409: "CONFLICT",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "UNPROCESSABLE_ENTITY",
-    429: "TOO_MANY_REQUESTS",
-    500: "INTERNAL",
-    501: "NOT_IMPLEMENTED",
-    502: "BAD_GATEWAY",
-    503: "UNAVAILABLE",
-    504: "TIMEOUT",
 }
 
 
@@ -93,6 +75,8 @@ class Dialect:
         body: dict[str, Any] = {}
         for key, value in template.items():
             body[key] = value.format(detail=detail, message=message) if isinstance(value, str) else value
+        if error.message is not None and "message" in body:
+            body["message"] = error.message  # an explicit message is what Orange says, word for word
         return body
 
     def reason(self, status: int, profile: str) -> str | None:
@@ -100,6 +84,14 @@ class Dialect:
 
 
 REASON_HEADER = "x-orange-proxy-reason"
+REASON_LIMIT = 200
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def header_safe(text: str, limit: int = REASON_LIMIT) -> str:
+    """Printable ASCII only (no CR/LF from client input), and short."""
+    clean = _UNPRINTABLE.sub("?", text)
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 
 def error_response(error: ApiError, dialect: Dialect, profile: str, schema_base: str) -> ApiResponse:
@@ -107,7 +99,7 @@ def error_response(error: ApiError, dialect: Dialect, profile: str, schema_base:
     headers = dict(error.headers)
     if error.detail:
         # Why the proxy said no, for the tester; apps ignore unknown headers.
-        headers[REASON_HEADER] = error.detail.encode("ascii", "replace").decode("ascii")
+        headers[REASON_HEADER] = header_safe(error.detail)
     return ApiResponse(
         status=error.status,
         data=dialect.render(error, profile),

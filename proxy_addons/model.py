@@ -6,6 +6,8 @@ The mitmproxy addons convert flows to and from these, so the API logic never imp
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,10 +52,6 @@ class ApiRequest:
     def query(self) -> dict[str, list[str]]:
         return parse_qs(self.query_string, keep_blank_values=True)
 
-    def query_param(self, name: str) -> str | None:
-        values = self.query.get(name)
-        return values[0] if values else None
-
     @property
     def media_type(self) -> str:
         """The Content-Type without parameters, lower-cased ('' when absent)."""
@@ -90,10 +88,6 @@ class ApiResponse:
         return headers
 
 
-def json_response(status: int, data: Any, schema: str | None = None, **headers: str) -> ApiResponse:
-    return ApiResponse(status=status, data=data, schema=schema, headers=dict(headers))
-
-
 def dig(document: Any, dotted: str) -> Any:
     """Value at a dotted path in nested dicts (`device.phoneNumber`), or None."""
     node = document
@@ -104,12 +98,52 @@ def dig(document: Any, dotted: str) -> Any:
     return node
 
 
+MAX_JSON_DEPTH = 64  # far beyond any CAMARA body; deeper input is refused before it can recurse
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_STRUCTURE = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
+
+
+def _depth(text: str) -> int:
+    """Nesting depth of JSON text: brackets outside strings, visiting only the characters that matter."""
+    depth = deepest = 0
+    in_string = False
+    for match in _STRUCTURE.finditer(text):
+        char = match.group()
+        if char == '"':
+            in_string = not in_string
+        elif in_string or len(char) == 2:  # inside a string, or an escape sequence
+            continue
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def json_object(body: bytes) -> dict[str, Any]:
-    """Parse a JSON object body; raise ValueError with a readable reason otherwise."""
+    """Parse a JSON object body strictly (no NaN/Infinity, finite numbers, bounded nesting);
+    raise ValueError with a readable reason otherwise."""
     try:
-        data = json.loads(body.decode("utf-8"))
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError("the body is not UTF-8") from exc
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        data = json.loads(text, parse_float=_finite, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"

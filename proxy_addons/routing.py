@@ -22,7 +22,8 @@ class Route:
 
 
 class Router:
-    def __init__(self, apis: Iterable[Api]) -> None:
+    def __init__(self, apis: Iterable[Api], fallback: Api | None = None) -> None:
+        self.fallback = fallback
         self._exact: dict[str, dict[str, tuple[Api, Operation]]] = {}
         prefixes: list[tuple[str, Api]] = []
         for api in apis:
@@ -37,7 +38,7 @@ class Router:
         return path.rstrip("/") or "/"
 
     def classify(self, method: str, path: str) -> Route | None:
-        """The route for a request, or None when no API of ours owns the path (pass it through)."""
+        """The route for a request; a path no API owns goes to `fallback` (None without one)."""
         by_method = self._exact.get(self._normal(path))
         if by_method:
             hit = by_method.get(method.upper())
@@ -48,7 +49,7 @@ class Router:
         for prefix, api in self._prefixes:
             if path.startswith(prefix) or path == prefix.rstrip("/"):
                 return Route(api, None)
-        return None
+        return Route(self.fallback, None) if self.fallback else None
 
     def methods(self, path: str) -> tuple[str, ...]:
         """The methods a path takes (empty for an unknown path), for 405 and `Allow`."""

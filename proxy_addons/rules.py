@@ -108,11 +108,11 @@ class _Layer:
 
     def __init__(self, file: yamlfile.DataFile, store: SchemaStore) -> None:
         data = file.data
-        overrides = data.get("overrides", [])
 
         def describe(path: tuple[Any, ...]) -> str | None:
-            if len(path) >= 2 and path[0] == "overrides" and isinstance(path[1], int):
-                rule = overrides[path[1]] if path[1] < len(overrides) else {}
+            overrides = data.get("overrides") if isinstance(data, dict) else None
+            if len(path) >= 2 and path[0] == "overrides" and isinstance(overrides, list):
+                rule = overrides[path[1]] if isinstance(path[1], int) and path[1] < len(overrides) else {}
                 name = rule.get("name") if isinstance(rule, dict) else None
                 return f"rule '{name}'" if name else f"rule #{path[1] + 1}"
             return None
@@ -134,29 +134,30 @@ class _Layer:
             for number, entry in data.get("numbers", {}).items()
         }
         self.overrides = []
-        for index, rule in enumerate(overrides):
+        for index, rule in enumerate(data.get("overrides", [])):
             self.overrides.append(self._override(file, store, index, rule, describe))
 
     @staticmethod
     def _override(file: yamlfile.DataFile, store: SchemaStore, index: int, rule: dict, describe) -> Override:
-        match = rule.get("match", {})
+        match = rule["match"]
         response = rule["response"]
         status = response["status"]
         body = response.get("body")
-        api, operation = match.get("api"), match.get("operation")
+        api, operation = match["api"], match.get("operation")
         where = ("overrides", index)
-        if body is not None and api is not None:
-            if operation is None and status < 400:
-                raise RulesError(
-                    f"{file.position((*where, 'match'))}: {describe(where)}: a {status} answer needs "
-                    f"match.operation, so that its body can be checked against that operation's schema"
-                )
-            problems = store.check_response(f"{api}#{operation or 'error'}.{status}", status, body)
-            if problems:
-                raise RulesError(
-                    f"{file.position((*where, 'response', 'body'))}: {describe(where)}, field response.body: "
-                    f"not a valid {api} {operation or 'error'} {status} body: {problems[0]}"
-                )
+        # Every answer an override gives is checked, "no body" included.
+        if operation is None and status < 400:
+            raise RulesError(
+                f"{file.position((*where, 'match'))}: {describe(where)}: a {status} answer needs "
+                f"match.operation, so that its body can be checked against that operation's schema"
+            )
+        problems = store.check_response(f"{api}#{operation or 'error'}.{status}", status, body)
+        if problems:
+            field = ("response", "body") if "body" in response else ("response",)
+            raise RulesError(
+                f"{file.position((*where, *field))}: {describe(where)}, field {'.'.join(field)}: "
+                f"not a valid {api} {operation or 'error'} {status} body: {problems[0]}"
+            )
         return Override(
             name=rule.get("name") or f"rule #{index + 1}",
             source=file.position(where),

@@ -67,7 +67,7 @@ async def _serve(
         try:
             opts.set(*specs)
         except exceptions.OptionsError as exc:
-            raise StartupError(f"--set {name}: {exc}") from None
+            raise StartupError(f"--set {name}: {str(exc).removeprefix('orange-proxy: ')}") from None
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,17 +7,37 @@ A response schema is named ``<api>#<operation>.<status>``; lookup falls back to
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from proxy_addons.resources import schemas_dir
 
 BASE_URI = "https://orange-camara-proxy.test/schemas/"
+MESSAGE_LIMIT = 160
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # In JSON Schema (ECMA-262) `$` ends the string; Python's `$` also matches before a final "\n",
+    # which would let "+33699901031\n" pass as a phone number.
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _pattern(validator, pattern: str, instance: Any, schema: dict) -> Any:
+    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# Draft 2020-12 with ECMA-262 end anchors.
+Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 
 def describe(error: ValidationError) -> str:
@@ -26,7 +46,10 @@ def describe(error: ValidationError) -> str:
     while error.context:
         error = best_match(error.context)
     path = ".".join(str(p) for p in error.absolute_path)
-    return f"{path}: {error.message}" if path else error.message
+    message = error.message
+    if len(message) > MESSAGE_LIMIT:  # jsonschema quotes the whole offending value
+        message = message[: MESSAGE_LIMIT - 3] + "..."
+    return f"{path}: {message}" if path else message
 
 
 class SchemaStore:
@@ -64,7 +87,7 @@ class SchemaStore:
         if validator is None:
             doc_name, _, def_name = resolved.partition("#")
             schema = {"$ref": f"{BASE_URI}{doc_name}.schema.json#/$defs/{def_name}"}
-            validator = Draft202012Validator(schema, registry=self.registry, format_checker=FormatChecker())
+            validator = Validator(schema, registry=self.registry, format_checker=FormatChecker())
             self._validators[resolved] = validator
         return validator
 

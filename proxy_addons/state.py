@@ -101,10 +101,6 @@ class TokenStore:
     def get(self, value: str) -> Token | None:
         return self._tokens.get(value)
 
-    def live(self) -> list[Token]:
-        now = self.clock()
-        return [t for t in self._tokens.values() if not t.expired(now)]
-
     def expire(self, predicate: Callable[[Token], bool] = lambda t: True) -> int:
         """Expire matching live tokens now (fault injection); returns how many."""
         now = self.clock()
@@ -126,6 +122,7 @@ class CodeStore:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._codes: dict[str, AuthorizationCode] = {}
+        self._sweep_at = 0
 
     def issue(
         self,
@@ -137,8 +134,10 @@ class CodeStore:
         lifetime: int,
     ) -> AuthorizationCode:
         now = self.clock()
-        # Drop codes long past use, so a client that never redeems cannot grow memory.
-        self._codes = {k: c for k, c in self._codes.items() if now < c.expires_at + 600}
+        if len(self._codes) >= self._sweep_at:
+            # Drop codes long past use, so a client that never redeems cannot grow memory.
+            self._codes = {k: c for k, c in self._codes.items() if now < c.expires_at + 600}
+            self._sweep_at = max(1024, 2 * len(self._codes))
         code = AuthorizationCode(
             value="OFR-" + secrets.token_urlsafe(24),  # Orange's codes start with OFR-
             client_id=client_id,
@@ -188,7 +187,8 @@ class Clients:
             return True
         rule = self.rules.get(client_id)
         return rule is not None and (
-            rule.client_secret is None or secrets.compare_digest(rule.client_secret, secret)
+            rule.client_secret is None
+            or secrets.compare_digest(rule.client_secret.encode("utf-8"), secret.encode("utf-8"))
         )
 
     def known(self, client_id: str) -> bool:

@@ -3,6 +3,7 @@ report problems as `file:line:column: where: what`."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ def validate(file: DataFile, store: SchemaStore, schema: str, describe_item=None
 
     `describe_item(path)` may name the item a path points into (e.g. "rule 'lab-outage'").
     """
+    for path in _non_finite(file.data, ()):
+        raise DataFileError(f"{file.position(path)}: field {_field(path)}: not a finite number")
     errors = list(store.validator(schema).iter_errors(file.data))
     if not errors:
         return
@@ -80,7 +83,24 @@ def validate(file: DataFile, store: SchemaStore, schema: str, describe_item=None
     while error.context:  # oneOf/anyOf: report the closest alternative's own problem
         error = best_match(error.context)
     path = tuple(error.absolute_path)
-    field = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
+    field = _field(path)
     item = describe_item(path) if describe_item else None
     where = f"{item}, field {field}" if item else (f"field {field}" if field else "top level")
     raise DataFileError(f"{file.position(path)}: {where}: {error.message}")
+
+
+def _field(path: tuple[Any, ...]) -> str:
+    """`overrides[0].response.status` for a JSON path."""
+    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
+
+
+def _non_finite(data: Any, path: tuple[Any, ...]):
+    """Paths of NaN and infinite numbers (YAML's .nan/.inf), which range checks cannot catch."""
+    if isinstance(data, float) and not math.isfinite(data):
+        yield path
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _non_finite(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _non_finite(value, (*path, index))

@@ -40,6 +40,7 @@ PATH_SCHEMAS = {
     "/camara/location-verification/orange-lab/v0/verify": ("location-verification", "verify"),
 }
 API_PREFIXES = {
+    "/": "gateway",
     "/openidconnect/playground/v1.0/": "oauth",
     "/oauth/v3/": "oauth",
     "/camara/playground/api/number-verification/v1/": "number-verification",
@@ -59,17 +60,52 @@ def schemas() -> SchemaStore:
 
 
 def schema_problems(store: SchemaStore, url: str, status: int, body: bytes) -> list[str] | None:
-    """Problems of one answer from api.orange.com against our schemas; None if the path is not an API's."""
-    path = urlsplit(url).path
-    if path in PATH_SCHEMAS:
-        api, operation = PATH_SCHEMAS[path]
+    """Problems of one answer from api.orange.com against our schemas; None for other hosts."""
+    parts = urlsplit(url)
+    if parts.hostname != "api.orange.com":
+        return None
+    if parts.path in PATH_SCHEMAS:
+        api, operation = PATH_SCHEMAS[parts.path]
     else:
-        api = next((a for p, a in API_PREFIXES.items() if path.startswith(p)), None)
-        if api is None:
-            return None
-        operation = "unknown"
+        prefix = max((p for p in API_PREFIXES if parts.path.startswith(p)), key=len)
+        api, operation = API_PREFIXES[prefix], "unknown"
     data = json.loads(body) if body else None
     return store.check_response(f"{api}#{operation}.{status}", status, data)
+
+
+# Error body keys per (API, status) under profile orange, as Orange's pages document them; every other
+# error of these APIs, and all of them under profile camara, is CAMARA's {status, code, message}.
+ORANGE_ERROR_KEYS = {
+    ("number-verification", 401): {"code", "message"},
+    ("number-verification", 403): {"code", "message"},
+    ("location-verification", 400): {"status", "message"},
+    ("location-verification", 401): {"status", "message"},
+    ("location-verification", 403): {"status", "message"},
+}
+CAMARA_APIS = ("number-verification", "location-verification")
+LOG_MARKERS = ("Traceback", "Addon error", " breaks ")
+LIVE: list[Proxy] = []
+
+
+def dialect_problem(url: str, status: int, body: bytes, profile: str) -> str | None:
+    """The error body's keys must be those of the profile's dialect (schemas accept both dialects)."""
+    parts = urlsplit(url)
+    if parts.hostname != "api.orange.com" or status < 400 or not body:
+        return None
+    api = next((a for p, a in API_PREFIXES.items() if a in CAMARA_APIS and parts.path.startswith(p)), None)
+    if api is None:
+        return None
+    keys = set(json.loads(body))
+    expected = (ORANGE_ERROR_KEYS.get((api, status)) if profile == "orange" else None) or {
+        "status",
+        "code",
+        "message",
+    }
+    return (
+        None
+        if keys == expected
+        else f"{profile} {api} {status} body has keys {sorted(keys)}, not {sorted(expected)}"
+    )
 
 
 @dataclass
@@ -81,15 +117,21 @@ class Proxy:
     ca: Path
     log: Path
     schemas: SchemaStore
+    profile: str = "orange"
     checked: list[str] = field(default_factory=list)
+    log_offset: int = 0
 
     # Clients -----------------------------------------------------------------------------------
 
-    def check(self, url: str, status: int, body: bytes) -> None:
+    def check(self, url: str, status: int, body: bytes, method: str = "GET") -> None:
+        if method == "HEAD":  # no body to check
+            return
         problems = schema_problems(self.schemas, url, status, body)
         if problems is not None:
             self.checked.append(url)
             assert not problems, f"{status} from {url} breaks its schema: {problems}; body {body!r}"
+            wrong = dialect_problem(url, status, body, self.profile)
+            assert wrong is None, wrong
 
     def session(self) -> requests.Session:
         session = requests.Session()
@@ -98,7 +140,7 @@ class Proxy:
         session.verify = str(self.ca)
 
         def hook(response: requests.Response, *args, **kwargs) -> None:
-            self.check(response.url, response.status_code, response.content)
+            self.check(response.url, response.status_code, response.content, response.request.method)
 
         session.hooks["response"].append(hook)
         return session
@@ -106,7 +148,7 @@ class Proxy:
     def httpx_client(self, **kwargs) -> httpx.Client:
         def hook(response: httpx.Response) -> None:
             response.read()
-            self.check(str(response.url), response.status_code, response.content)
+            self.check(str(response.url), response.status_code, response.content, response.request.method)
 
         context = ssl.create_default_context(cafile=str(self.ca))
         return httpx.Client(
@@ -150,6 +192,16 @@ class Proxy:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def scan(self) -> None:
+        """Fail on log lines that betray a bug, written since the last scan (run after every test)."""
+        with open(self.log, "rb") as log:
+            log.seek(self.log_offset)
+            data = log.read()
+        self.log_offset += len(data)
+        new = data.decode(errors="replace")
+        for marker in LOG_MARKERS:
+            assert marker not in new, f"proxy logged {marker!r}:\n{new}"
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -158,10 +210,10 @@ class Proxy:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        output = self.output()
+        if self in LIVE:
+            LIVE.remove(self)
         # Bad input must never crash an addon, and every synthesised body must match its schema.
-        for marker in ("Traceback", "Addon error", " breaks "):
-            assert marker not in output, f"proxy logged {marker!r}:\n{output}"
+        self.scan()
 
 
 def start_proxy(
@@ -196,14 +248,23 @@ def start_proxy(
         if ready is not None:
             host, port, ca = ready
             if ca.exists() and _accepts(host, port):
-                return Proxy(process, f"http://{host}:{port}", ca, log, schemas)
+                proxy = Proxy(process, f"http://{host}:{port}", ca, log, schemas)
+                break
         elif match := READY.search(log.read_text(errors="replace")):
-            return Proxy(process, f"http://{match['host']}:{match['port']}", Path(match["ca"]), log, schemas)
+            proxy = Proxy(process, f"http://{match['host']}:{match['port']}", Path(match["ca"]), log, schemas)
+            break
         if process.poll() is not None:
             raise AssertionError(f"proxy exited with {process.returncode}:\n{log.read_text()}")
         time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"proxy not ready in 30 s:\n{log.read_text()}")
+    else:
+        process.kill()
+        raise AssertionError(f"proxy not ready in 30 s:\n{log.read_text()}")
+    words = " ".join(argv)
+    proxy.profile = (
+        "camara" if ("--profile camara" in words or "orange_profile=camara" in words) else "orange"
+    )
+    LIVE.append(proxy)
+    return proxy
 
 
 def _accepts(host: str, port: int) -> bool:
@@ -212,6 +273,14 @@ def _accepts(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.fixture(autouse=True)
+def _proxy_logs_stay_clean():
+    """After each test, every running proxy's new log lines are checked, so a failure names its test."""
+    yield
+    for proxy in list(LIVE):
+        proxy.scan()
 
 
 @pytest.fixture

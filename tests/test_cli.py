@@ -36,6 +36,9 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["synth", "--set", "orange_profile"], "expected name=value"),
         (["synth", "--bogus"], "unrecognized arguments: --bogus"),
         (["teleport"], "unrecognized arguments: teleport"),
+        (["--confdir", "/proc/no-such-dir"], "cannot use /proc/no-such-dir as the confdir"),
+        (["--listen-host", "256.1.1.1", "--listen-port", "0"], "cannot listen on 256.1.1.1:0"),
+        (["--intercept-host", "[::1", "--listen-port", "0"], "bad intercept host '[::1'"),
     ],
 )
 def test_bad_flags(tmp_path, args, message):
@@ -98,6 +101,28 @@ BROKEN_RULES = [
         ["broken.yaml:5:", "rule #1", "'message' is a required property"],
     ),
     ("surprise: 1\n", ["broken.yaml:1:1", "top level", "'surprise' was unexpected"]),
+    ("- a list\n", ["broken.yaml:1:1", "top level", "is not of type 'object'"]),
+    (
+        "numbers:\n  '+33699901031': {location: {latitude: .nan, longitude: 2}}\n",
+        ["broken.yaml:2:", "numbers.+33699901031.location.latitude", "not a finite number"],
+    ),
+    (
+        "numbers:\n  '+33699901031': {location: {latitude: 1, longitude: 2, age_seconds: 1.0e+11}}\n",
+        ["numbers.+33699901031.location.age_seconds", "is greater than the maximum"],
+    ),
+    (
+        "overrides:\n  - name: no-api\n    match: {client_id: x}\n    response: {status: 503}\n",
+        ["broken.yaml:3:", "rule 'no-api'", "field overrides[0].match", "'api' is a required property"],
+    ),
+    (
+        "overrides:\n  - name: int-key\n    match: {api: oauth, body: {1: x}}\n    response: {status: 503}\n",
+        ["rule 'int-key'", "match.body"],
+    ),
+    (
+        "overrides:\n  - name: empty\n    match: {api: number-verification, operation: verify}\n"
+        "    response: {status: 200}\n",
+        ["rule 'empty'", "field response", "None is not of type 'object'"],
+    ),
 ]
 
 
@@ -219,3 +244,13 @@ def test_confdir_config_yaml_sets_our_options_and_flags_win(tmp_path, proxy_fact
     code = redirect_params(authorize(session, "+990123456789"))["code"]
     time.sleep(1.2)
     assert exchange(session, code).json()["error_description"] == "authorization code expired"
+
+
+def test_port_in_use_is_a_clear_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("--listen-port", str(port), "--confdir", str(tmp_path / "conf"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr

@@ -192,10 +192,15 @@ def test_unlocatable_device_is_unknown_without_time_under_camara(camara_lab):
     assert answer.json() == {"verificationResult": "UNKNOWN"}
 
 
-def test_unknown_device_is_404(proxy):
+def test_unknown_device(proxy, camara_proxy):
+    # Orange's lab: other numbers "will not work"; invalid input for the device is its 400.
     answer = verify(proxy, dlv_body("33612345678"))
-    assert answer.status_code == 404
-    assert answer.json() == {"status": 404, "code": "NOT_FOUND", "message": "Device not found"}
+    assert answer.status_code == 400
+    assert answer.json() == {"status": 400, "message": "Invalid input"}
+    assert answer.headers["x-orange-proxy-reason"] == "+33612345678 is not a device of the lab"
+    camara = verify(camara_proxy, dlv_body("33612345678"))
+    assert camara.status_code == 404
+    assert camara.json() == {"status": 404, "code": "NOT_FOUND", "message": "Device not found"}
 
 
 def broken(**changes):

@@ -112,10 +112,35 @@ def test_plain_http_to_other_hosts_is_forwarded(proxy, http_server):
     assert answer.text == "real server saw /plain?x=1"
 
 
-def test_orange_paths_outside_our_apis_are_not_synthesised(proxy_factory, http_server):
-    # With 127.0.0.1:<port> as an intercept host, our API paths are answered and the rest forwarded.
-    proxy = proxy_factory("--intercept-host", f"127.0.0.1:{http_server}")
-    session = proxy.session()
+def test_other_paths_of_an_intercept_host_get_the_gateway_404(proxy, http_server, proxy_factory):
+    """Nothing leaves the machine in synth mode: a path none of our APIs owns gets Orange's gateway 404."""
+    answer = proxy.session().get(
+        "https://api.orange.com/sms/v1/outbound", headers={"Authorization": "Bearer x"}
+    )
+    assert answer.status_code == 404
+    assert answer.json() == {
+        "code": 60,
+        "message": "Resource not found",
+        "description": "The requested URI or the requested resource does not exist.",
+    }
+    # With an intercept host that really exists (a local server) the same holds...
+    local = proxy_factory("--intercept-host", f"127.0.0.1:{http_server}")
+    other = local.session().get(f"http://127.0.0.1:{http_server}/some/other/api")
+    assert other.status_code == 404
+    assert "X-Served-By" not in other.headers
+    ours = local.session().post(
+        f"http://127.0.0.1:{http_server}/oauth/v3/token",
+        auth=("a", "b"),
+        data={"grant_type": "client_credentials"},
+    )
+    assert ours.json()["token_type"] == "Bearer"
+
+
+def test_forwarding_unknown_paths_is_opt_in(proxy_factory, http_server):
+    local = proxy_factory(
+        "--intercept-host", f"127.0.0.1:{http_server}", "--set", "orange_forward_unknown=true"
+    )
+    session = local.session()
     other = session.get(f"http://127.0.0.1:{http_server}/some/other/api")
     assert other.headers["X-Served-By"] == "the-real-server"
     ours = session.post(
@@ -123,5 +148,4 @@ def test_orange_paths_outside_our_apis_are_not_synthesised(proxy_factory, http_s
         auth=("a", "b"),
         data={"grant_type": "client_credentials"},
     )
-    assert ours.status_code == 200
-    assert ours.json()["token_type"] == "Bearer"
+    assert ours.json()["token_type"] == "Bearer"  # our APIs are still answered, never forwarded

@@ -46,7 +46,9 @@ def test_layers_merge_numbers_and_later_overrides_win(tmp_path, schemas):
 numbers:
   "+33611111111": {location: {latitude: 1, longitude: 2}}
 overrides:
-  - {name: first, match: {api: number-verification}, response: {status: 503}}
+  - name: first
+    match: {api: number-verification}
+    response: {status: 503, body: {status: 503, code: UNAVAILABLE, message: down}}
 """,
     )
     second = write(
@@ -57,7 +59,9 @@ numbers:
   "+33611111111": {location: {latitude: 3, longitude: 4, accuracy_m: 50, age_seconds: 5}}
   "+33699901031": null
 overrides:
-  - {name: second, match: {api: number-verification}, response: {status: 500}}
+  - name: second
+    match: {api: number-verification}
+    response: {status: 500, body: {status: 500, code: INTERNAL, message: broken}}
 """,
     )
     rules = load_rules([first, second], schemas)

@@ -45,8 +45,9 @@ class Core:
         loader.add_option("orange_token_lifetime", int, 3600, "Lifetime of issued access tokens, in seconds.")
         loader.add_option("orange_code_lifetime", int, 120, "Lifetime of authorization codes, in seconds.")
         # Answering without any network means never dialling upstream before a request is seen.
-        if loader.master.options.connection_strategy != "lazy":
-            loader.master.options.update(connection_strategy="lazy")
+        options = loader.master.options
+        if "connection_strategy" in options and options.connection_strategy != "lazy":
+            options.update(connection_strategy="lazy")
 
     def configure(self, updated: set[str]) -> None:
         if "orange_mode" in updated and ctx.options.orange_mode not in MODES:

@@ -5,18 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mitmproxy import ctx, http, tls
+from mitmproxy import ctx, exceptions, http, tls
 
 from proxy_addons.addons.core import Core
 
 ROUTE = "orange.route"  # flow.metadata key: the Route of a classified flow
 
 
-def _host_of(address: str) -> tuple[str, int | None]:
-    host, sep, port = address.rpartition(":")
-    if sep and port.isdigit() and "]" not in port:
-        return host.strip("[]").lower(), int(port)
-    return address.strip("[]").lower(), None
+def parse_host(entry: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address → (host, port or None)."""
+    text = entry.strip().lower()
+    if text.startswith("["):
+        host, closed, rest = text[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise ValueError(f"bad intercept host {entry!r}")
+        port = rest[1:]
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:  # a name, or a bare IPv6 address
+        host, port = text, ""
+    host = host.rstrip(".")
+    if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise ValueError(f"bad intercept host {entry!r} (use HOST, HOST:PORT or [IPv6]:PORT)")
+    return host, int(port) if port else None
 
 
 class Intercept:
@@ -36,7 +47,10 @@ class Intercept:
 
     def configure(self, updated: set[str]) -> None:
         if "orange_intercept_hosts" in updated:
-            self.hosts = tuple(_host_of(h.strip()) for h in ctx.options.orange_intercept_hosts if h.strip())
+            try:
+                self.hosts = tuple(parse_host(h) for h in ctx.options.orange_intercept_hosts if h.strip())
+            except ValueError as exc:
+                raise exceptions.OptionsError(f"orange-proxy: {exc}") from None
 
     def intercepts(self, host: str, port: int | None) -> bool:
         host = host.lower().rstrip(".")

@@ -1,10 +1,12 @@
 """What the proxy knows of each API: routes, validation, synthesis and error shapes, one module each."""
 
 from proxy_addons.apis.base import Api
+from proxy_addons.apis.gateway import Gateway
 from proxy_addons.apis.location_verification import LocationVerification
 from proxy_addons.apis.number_verification import NumberVerification
 from proxy_addons.apis.oauth import OAuth
 
 ALL_APIS: tuple[Api, ...] = (OAuth(), NumberVerification(), LocationVerification())
+GATEWAY = Gateway()  # owns every other path of an intercept host
 
-__all__ = ["ALL_APIS", "Api"]
+__all__ = ["ALL_APIS", "GATEWAY", "Api"]

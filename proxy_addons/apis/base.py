@@ -72,6 +72,33 @@ class Api:
 BEARER_PREFIX = "bearer "
 
 
+@dataclass(frozen=True)
+class JsonBody:
+    """A request's JSON object, parsed once: `data` for rules matching (None if unusable), and the
+    400 an operation that needs the body raises through `require()`."""
+
+    data: dict[str, Any] | None
+    error: ApiError | None
+
+    @classmethod
+    def read(cls, request: ApiRequest) -> JsonBody:
+        if request.media_type != "application/json":
+            got = request.headers.get("content-type") or "none"
+            return cls(
+                None, ApiError(400, "INVALID_ARGUMENT", f"Content-Type must be application/json (got {got})")
+            )
+        try:
+            return cls(json_object(request.body), None)
+        except ValueError as exc:
+            return cls(None, ApiError(400, "INVALID_ARGUMENT", str(exc)))
+
+    def require(self) -> dict[str, Any]:
+        if self.error is not None:
+            raise self.error
+        assert self.data is not None
+        return self.data
+
+
 class BearerApi(Api):
     """A CAMARA API behind Orange's gateway: a bearer token from one of `issuers`, holding one of
     `required_scopes[operation]` when the token carries scopes."""
@@ -85,9 +112,9 @@ class BearerApi(Api):
                 raise self.not_routed(request, engine.router.methods(request.path))
             token = self.authenticate(request, engine)
             self.authorise(operation, token, engine)
-            body = self.lenient_body(request)
+            body = JsonBody.read(request)
             rule = engine.rules.override_for(
-                self.name, operation.name, token.client_id, self.subject(token, body), body
+                self.name, operation.name, token.client_id, self.subject(token, body.data), body.data
             )
             if rule is not None:
                 return self.override(rule, engine)
@@ -131,30 +158,12 @@ class BearerApi(Api):
         """The phone number a request is about (for rules and logs)."""
         return token.phone_number
 
-    @staticmethod
-    def lenient_body(request: ApiRequest) -> Any:
-        try:
-            return json_object(request.body) if request.body else None
-        except ValueError:
-            return None
-
-    @staticmethod
-    def json_body(request: ApiRequest) -> dict[str, Any]:
-        """The request's JSON object, or a 400 saying what is wrong with it."""
-        if request.media_type != "application/json":
-            got = request.headers.get("content-type") or "none"
-            raise ApiError(400, "INVALID_ARGUMENT", f"Content-Type must be application/json (got {got})")
-        try:
-            return json_object(request.body)
-        except ValueError as exc:
-            raise ApiError(400, "INVALID_ARGUMENT", str(exc)) from None
-
     def validate(self, schema: str, body: Any, engine: Engine) -> None:
         problem = engine.schemas.first_error(f"{self.name}#{schema}", body)
         if problem:
             raise ApiError(400, "INVALID_ARGUMENT", problem)
 
     def run(
-        self, operation: Operation, request: ApiRequest, token: Token, body: Any, engine: Engine
+        self, operation: Operation, request: ApiRequest, token: Token, body: JsonBody, engine: Engine
     ) -> ApiResponse:
         raise NotImplementedError

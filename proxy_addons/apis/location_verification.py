@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from proxy_addons import geo
-from proxy_addons.apis.base import BearerApi, Operation
+from proxy_addons.apis.base import BearerApi, JsonBody, Operation
 from proxy_addons.errors import ApiError, Dialect
 from proxy_addons.model import ApiRequest, ApiResponse, dig
 from proxy_addons.state import OAUTH_V3, Token
@@ -62,13 +62,13 @@ class LocationVerification(BearerApi):
         return normalise_number(number) if isinstance(number, str) and number else None
 
     def run(
-        self, operation: Operation, request: ApiRequest, token: Token, body: Any, engine: Engine
+        self, operation: Operation, request: ApiRequest, token: Token, body: JsonBody, engine: Engine
     ) -> ApiResponse:
         profile = engine.settings.profile
-        body = self.json_body(request)
-        self.validate(f"VerifyRequest.{profile}", body, engine)
+        data = body.require()
+        self.validate(f"VerifyRequest.{profile}", data, engine)
 
-        raw_number = body["device"].get("phoneNumber")
+        raw_number = data["device"].get("phoneNumber")
         if raw_number is None:
             if profile == "orange":
                 raise ApiError(
@@ -79,6 +79,9 @@ class LocationVerification(BearerApi):
             )
         number = normalise_number(raw_number)
         if not engine.state.directory.known(number):
+            if profile == "orange":
+                # Orange: invalid input "in particular for the ueId" is a 400; other numbers "will not work".
+                raise ApiError(400, "INVALID_ARGUMENT", f"{number} is not a device of the lab")
             raise ApiError(
                 404, "NOT_FOUND", f"{number} is not a device of the lab", message="Device not found"
             )
@@ -94,7 +97,7 @@ class LocationVerification(BearerApi):
             return self.response(operation, {"verificationResult": "UNKNOWN"}, engine)
 
         last_time = rfc3339(now - location.age_seconds)
-        max_age = body.get("maxAge")
+        max_age = data.get("maxAge")
         if max_age is not None:
             # Orange's page gives maxAge in minutes; CAMARA 0.2.0-rc2 in seconds.
             max_age_seconds = max_age * 60 if profile == "orange" else max_age
@@ -110,7 +113,7 @@ class LocationVerification(BearerApi):
                     operation, {"lastLocationTime": last_time, "verificationResult": "UNKNOWN"}, engine
                 )
 
-        area = body["area"]
+        area = data["area"]
         network = geo.Circle(location.latitude, location.longitude, location.accuracy_m)
         requested = geo.Circle(area["center"]["latitude"], area["center"]["longitude"], float(area["radius"]))
         result, match_rate = geo.verify(network, requested)

@@ -7,9 +7,9 @@ The playground takes the device's number from `login_hint` at /authorize; the to
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from proxy_addons.apis.base import BearerApi, Operation
+from proxy_addons.apis.base import BearerApi, JsonBody, Operation
 from proxy_addons.errors import ApiError, Dialect
 from proxy_addons.model import ApiRequest, ApiResponse
 from proxy_addons.state import PLAYGROUND, Token
@@ -64,7 +64,10 @@ class NumberVerification(BearerApi):
         if not engine.state.directory.known_to_playground(token.phone_number):
             # What the live playground answers for a number it does not know (§4.4, observed).
             raise ApiError(
-                403, "PERMISSION_DENIED", f"{token.phone_number} does not exist for {token.client_id}"
+                403,
+                "PERMISSION_DENIED",
+                "the playground does not know this number",
+                message=f"{token.phone_number} does not exist for {token.client_id}",
             )
         # A 3-legged token always carries the scopes it was granted: none of NV's means no access.
         needed = self.required_scopes[operation.name]
@@ -74,16 +77,16 @@ class NumberVerification(BearerApi):
             )
 
     def run(
-        self, operation: Operation, request: ApiRequest, token: Token, body: Any, engine: Engine
+        self, operation: Operation, request: ApiRequest, token: Token, body: JsonBody, engine: Engine
     ) -> ApiResponse:
         number = token.phone_number
         assert number is not None  # authorise() guarantees it
         if operation.name == "device-phone-number":
             return self.response(operation, {"devicePhoneNumber": number}, engine)
-        body = self.json_body(request)
-        self.validate("VerifyRequest", body, engine)
-        if "phoneNumber" in body:
-            verified = body["phoneNumber"] == number
+        data = body.require()
+        self.validate("VerifyRequest", data, engine)
+        if "phoneNumber" in data:
+            verified = data["phoneNumber"] == number
         else:
-            verified = body["hashedPhoneNumber"].lower() == hash_number(number)
+            verified = data["hashedPhoneNumber"].lower() == hash_number(number)
         return self.response(operation, {"devicePhoneNumberVerified": verified}, engine)

@@ -12,7 +12,6 @@ the client when its redirect_uri is trustworthy (RFC 6749 §4.1.2.1), answered a
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -34,7 +33,7 @@ PLAYGROUND_ISSUER = "https://api.orange.com" + PLAYGROUND_BASE
 
 # Scopes /authorize grants beside the APIs' own: OIDC's and Orange's purpose scope.
 OIDC_SCOPES = frozenset({"openid", "dpv:FraudPreventionAndDetection"})
-LOGIN_HINT = re.compile(r"^tel:(\+[1-9][0-9]{4,14})$")
+LOGIN_HINT = re.compile(r"tel:(\+[1-9][0-9]{4,14})")  # used with fullmatch
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -124,14 +123,17 @@ class OAuth(Api):
             raise OAuthError("unauthorized_client", f"unknown client_id {client_id}")
         if not redirect_uri:
             raise OAuthError("invalid_request", "redirect_uri is required")
-        parts = urlsplit(redirect_uri)
-        if not parts.scheme or not (parts.netloc or parts.scheme not in ("http", "https")) or parts.fragment:
-            raise OAuthError("invalid_request", "redirect_uri must be an absolute URI without a fragment")
+        if not _acceptable_redirect(redirect_uri):
+            raise OAuthError(
+                "invalid_request",
+                "redirect_uri must be an absolute URI, without fragment, spaces or control characters",
+            )
         registered = clients.redirect_uris(client_id)
         if registered is not None and redirect_uri not in registered:
             raise OAuthError("invalid_request", "redirect_uri is not registered for this client")
 
-        state = params.get("state")
+        # The state goes back exactly as sent (RFC 6749 §4.1.2): take it still percent-encoded.
+        state = _raw_param(request.query_string, "state")
         try:
             scopes, number = self._check_authorization(params, engine)
         except OAuthError as error:
@@ -157,7 +159,7 @@ class OAuth(Api):
             raise OAuthError(
                 "invalid_request", "login_hint is required by the playground (login_hint=tel:+<E.164>)"
             )
-        match = LOGIN_HINT.match(hint)
+        match = LOGIN_HINT.fullmatch(hint)
         if match is None:
             raise OAuthError(
                 "invalid_request", "login_hint must be tel:+<E.164 number>, e.g. tel:+33699901031"
@@ -170,14 +172,13 @@ class OAuth(Api):
         return frozenset(scope), number
 
     @staticmethod
-    def _redirect(redirect_uri: str, params: dict[str, str], state: str | None) -> ApiResponse:
-        if state is not None:
-            params["state"] = state
+    def _redirect(redirect_uri: str, params: dict[str, str], raw_state: str | None) -> ApiResponse:
+        query = urlencode(params) + (f"&state={raw_state}" if raw_state is not None else "")
         separator = "&" if urlsplit(redirect_uri).query else "?"
         return ApiResponse(
             status=302,
             raw=b"",
-            headers={"Location": redirect_uri + separator + urlencode(params), **NO_STORE},
+            headers={"Location": redirect_uri + separator + query, **NO_STORE},
             schema="oauth#authorize.302",
         )
 
@@ -263,7 +264,7 @@ class OAuth(Api):
     def _grant_client(
         self, params: dict[str, str], client_id: str, issuer: str, engine: Engine
     ) -> ApiResponse:
-        scopes = params.get("scope", "").split()
+        scopes = list(dict.fromkeys(params.get("scope", "").split()))  # once each, in order
         unknown = [s for s in scopes if s not in engine.known_scopes]
         if unknown:
             raise OAuthError("invalid_scope", f"unknown scope {unknown[0]}")
@@ -319,9 +320,36 @@ def _basic_credentials(request: ApiRequest) -> tuple[str, str] | None:
         raise undecodable
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError; so is non-ASCII input
         raise undecodable from None
     client_id, colon, secret = decoded.partition(":")
     if not colon:
         raise undecodable
     return client_id, secret
+
+
+_UNSAFE_IN_URI = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _acceptable_redirect(uri: str) -> bool:
+    """Absolute, no fragment, nothing that could break the Location header (RFC 6749 §3.1.2)."""
+    if _UNSAFE_IN_URI.search(uri):
+        return False
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False
+    if not parts.scheme or parts.fragment:
+        return False
+    # http(s) needs a host; an app's custom scheme (com.example.app:/cb) need not have one.
+    return bool(parts.netloc) or parts.scheme not in ("http", "https")
+
+
+def _raw_param(query_string: str, name: str) -> str | None:
+    """A query parameter as sent (still percent-encoded), or None. Never holds raw CR/LF: those
+    cannot appear in a request line."""
+    for pair in query_string.split("&"):
+        key, _, value = pair.partition("=")
+        if key == name:
+            return value
+    return None

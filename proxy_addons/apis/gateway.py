@@ -1,0 +1,34 @@
+"""Orange's API gateway, for paths of an intercept host that none of our APIs owns.
+
+Orange's gateway answers such requests itself, before any API, in its own envelope
+`{code: <int>, message, description}` (ORANGE-AND-CAMARA.md §3.6: 404 is code 60).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from proxy_addons.apis.base import Api, Operation
+from proxy_addons.errors import REASON_HEADER, header_safe
+from proxy_addons.model import ApiRequest, ApiResponse
+
+if TYPE_CHECKING:
+    from proxy_addons.engine import Engine
+
+
+class Gateway(Api):
+    name = "gateway"
+    prefixes = ()
+    operations = ()
+
+    def handle(self, operation: Operation | None, request: ApiRequest, engine: Engine) -> ApiResponse:
+        return ApiResponse(
+            status=404,
+            data={
+                "code": 60,
+                "message": "Resource not found",
+                "description": "The requested URI or the requested resource does not exist.",
+            },
+            headers={REASON_HEADER: header_safe(f"no API of orange-proxy at {request.path}")},
+            schema="gateway#error.404",
+        )
