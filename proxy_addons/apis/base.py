@@ -105,6 +105,8 @@ class BearerApi(Api):
 
     issuers: ClassVar[frozenset[str]]
     required_scopes: ClassVar[Mapping[str, frozenset[str]]] = {}
+    # 2-legged lab tokens carry no scope at all; 3-legged tokens always carry what was granted.
+    scopeless_tokens_allowed: ClassVar[bool] = True
 
     def handle(self, operation: Operation | None, request: ApiRequest, engine: Engine) -> ApiResponse:
         try:
@@ -148,11 +150,16 @@ class BearerApi(Api):
             raise ApiError(
                 403, "PERMISSION_DENIED", f"client {token.client_id} has no subscription to {self.name}"
             )
+        self.check_token_context(token, engine)
         needed = self.required_scopes.get(operation.name)
-        if needed and token.scopes and not (token.scopes & needed):
+        scoped = bool(token.scopes) or not self.scopeless_tokens_allowed
+        if needed and scoped and not (token.scopes & needed):
             raise ApiError(
                 403, "PERMISSION_DENIED", f"the access token lacks the scope {' or '.join(sorted(needed))}"
             )
+
+    def check_token_context(self, token: Token, engine: Engine) -> None:
+        """API-specific checks of what the token stands for (403 if wrong); none by default."""
 
     def subject(self, token: Token, body: Any) -> str | None:
         """The phone number a request is about (for rules and logs)."""

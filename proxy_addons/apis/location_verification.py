@@ -39,7 +39,7 @@ class LocationVerification(BearerApi):
     operations = (Operation("verify", "POST", BASE + "/verify"),)
     scopes = frozenset({SCOPE})
     issuers = frozenset({OAUTH_V3})
-    # 2-legged lab tokens carry no scope; one that was asked for scopes must include this one.
+    # A lab token asked for with scopes must include this one; one without any scope is fine.
     required_scopes: ClassVar = {"verify": frozenset({SCOPE})}
     dialect = Dialect(
         orange={
