@@ -168,33 +168,29 @@ def test_addon_path_points_at_a_mitmproxy_script(tmp_path):
     assert "addons = " in script.read_text()
 
 
-def test_mitmdump_with_the_addon_script(tmp_path, proxy_factory):
-    """People who run mitmproxy themselves: `mitmdump -s <script> --set name=value`."""
-    script = run("addon-path", cwd=tmp_path).stdout.strip()
-    mitmdump = Path(sys.executable).parent / "mitmdump"
-    confdir = tmp_path / "conf"
-    confdir.mkdir()
-    # mitmdump prints no ready line of ours, so listen on a port picked now and wait for it.
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [
-        str(mitmdump),
-        "-q",
-        "--listen-host",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "--set",
-        f"confdir={confdir}",
-        "-s",
-        script,
-        "--set",
-        "orange_profile=camara",
-        "--set",
-        "orange_token_lifetime=77",
-    ]
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("tool", ["mitmdump", "mitmweb"])
+def test_mitmproxy_tools_with_the_addon_script(tmp_path, proxy_factory, tool):
+    """People who run mitmproxy themselves: `mitmdump -s <script> --set name=value`, or mitmweb."""
+    script = run("addon-path", cwd=tmp_path).stdout.strip()
+    confdir = tmp_path / "conf"
+    confdir.mkdir()
+    # These print no ready line of ours, so listen on a port picked now and wait for it.
+    port = free_port()
+    command = [str(Path(sys.executable).parent / tool), "--listen-host", "127.0.0.1", "-p", str(port)]
+    if tool == "mitmweb":
+        command += ["--no-web-open-browser", "--set", f"web_port={free_port()}"]
+    else:
+        command += ["-q"]
+    command += ["--set", f"confdir={confdir}", "-s", script]
+    command += ["--set", "orange_profile=camara", "--set", "orange_token_lifetime=77"]
     proxy = proxy_factory(command=command, ready=("127.0.0.1", port, confdir / "mitmproxy-ca-cert.pem"))
+    proxy.profile = "camara"
     session = proxy.session()
     token = session.post(V3_TOKEN, auth=("a", "b"), data={"grant_type": "client_credentials"})
     assert token.json()["expires_in"] == 77  # a number, as under --profile camara
