@@ -11,6 +11,8 @@ from pathlib import Path
 
 from proxy_addons import __version__
 from proxy_addons.errors import PROFILES
+from proxy_addons.modes import MISS_POLICIES, RECORD_MODES
+from proxy_addons.tape import EXHAUSTED_POLICIES
 
 
 def _port(text: str) -> int:
@@ -98,6 +100,58 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_cassette_flags(parser: argparse.ArgumentParser, recording: bool) -> None:
+    group = parser.add_argument_group("cassette")
+    group.add_argument("--cassette", metavar="FILE", required=True, help="the cassette (vcrpy YAML)")
+    if recording:
+        group.add_argument(
+            "--record-mode",
+            choices=RECORD_MODES,
+            help="once (default): record if the cassette does not exist, else replay; new_episodes: replay "
+            "what matches, record the rest; all: always forward and record; none: replay only",
+        )
+    group.add_argument(
+        "--miss",
+        choices=MISS_POLICIES,
+        help="a request the cassette cannot answer: error (default), passthrough, synth",
+    )
+    group.add_argument(
+        "--exhausted",
+        choices=EXHAUSTED_POLICIES,
+        help="once every recorded answer to a request was served: repeat (default) the last, or miss",
+    )
+    group.add_argument(
+        "--ignore-json-field", metavar="FIELD", action="append", help="JSON field replay ignores"
+    )
+    group.add_argument("--match-header", metavar="NAME", action="append", help="header replay also matches")
+    upstream = parser.add_argument_group("upstream")
+    upstream.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="send forwarded requests to this base URL; cassettes keep the original URI",
+    )
+    upstream.add_argument(
+        "--upstream-ca", metavar="FILE", type=_readable_file, help="CA to trust for the upstream"
+    )
+    upstream.add_argument(
+        "--upstream-insecure", action="store_true", help="do not verify the upstream's certificate"
+    )
+    if recording:
+        scrub = parser.add_argument_group("scrubbing (always on; these add to it)")
+        scrub.add_argument("--scrub-header", metavar="NAME", action="append", help="another header to scrub")
+        scrub.add_argument(
+            "--scrub-param", metavar="NAME", action="append", help="another query/form parameter"
+        )
+        scrub.add_argument(
+            "--scrub-json-field", metavar="FIELD", action="append", help="another JSON field or path"
+        )
+        scrub.add_argument(
+            "--pseudonymise-numbers",
+            action="store_true",
+            help="replace phone numbers by consistent +990 pseudonyms (cassettes shared outside a team)",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orange-proxy",
@@ -114,6 +168,44 @@ def build_parser() -> argparse.ArgumentParser:
     _add_proxy_flags(synth)
     _add_engine_flags(synth)
 
+    record = commands.add_parser(
+        "record",
+        help="forward to the real api.orange.com (or --upstream) and record every exchange, scrubbed",
+        description="Start the proxy in record mode.",
+    )
+    _add_proxy_flags(record)
+    _add_cassette_flags(record, recording=True)
+    _add_engine_flags(record)
+
+    replay = commands.add_parser(
+        "replay",
+        help="answer from a cassette, with no network at all",
+        description="Start the proxy in replay mode.",
+    )
+    _add_proxy_flags(replay)
+    _add_cassette_flags(replay, recording=False)
+    _add_engine_flags(replay)
+
+    cassette = commands.add_parser("cassette", help="work on cassette files")
+    cassette_commands = cassette.add_subparsers(dest="cassette_command", metavar="ACTION", required=True)
+    check = cassette_commands.add_parser(
+        "check", help="validate cassettes (format, scrubbing, schemas); exit status 1 on any problem"
+    )
+    check.add_argument("files", metavar="FILE", nargs="+")
+
+    standin = commands.add_parser(
+        "standin",
+        help="serve the synthesiser as a plain HTTP(S) server: a local stand-in for api.orange.com",
+    )
+    standin.add_argument("--listen-host", default="127.0.0.1")
+    standin.add_argument("--listen-port", type=_port, default=8443)
+    standin.add_argument(
+        "--cert", metavar="PEM", type=_readable_file, help="certificate (omit for plain HTTP)"
+    )
+    standin.add_argument("--key", metavar="PEM", type=_readable_file, help="its private key")
+    standin.add_argument("--gzip", action="store_true", help="gzip every answer")
+    _add_engine_flags(standin)
+
     commands.add_parser(
         "addon-path",
         help="print the path of the mitmproxy addon script (for mitmdump/mitmweb -s)",
@@ -125,23 +217,46 @@ def build_parser() -> argparse.ArgumentParser:
 # (which listen on every interface).
 DEFAULTS: dict[str, object] = {"listen_host": "127.0.0.1", "listen_port": 8080}
 
+# Flag (argparse dest) → mitmproxy option, for every flag that maps one to one.
+FLAG_OPTIONS = {
+    "listen_host": "listen_host",
+    "listen_port": "listen_port",
+    "confdir": "confdir",
+    "proxy_mode": "mode",
+    "profile": "orange_profile",
+    "token_lifetime": "orange_token_lifetime",
+    "rules": "orange_rules",
+    "intercept_host": "orange_intercept_hosts",
+    "cassette": "orange_cassette",
+    "record_mode": "orange_record_mode",
+    "miss": "orange_miss",
+    "exhausted": "orange_exhausted",
+    "ignore_json_field": "orange_ignore_json_fields",
+    "match_header": "orange_match_headers",
+    "upstream": "orange_upstream",
+    "upstream_ca": "ssl_verify_upstream_trusted_ca",
+    "scrub_header": "orange_scrub_headers",
+    "scrub_param": "orange_scrub_params",
+    "scrub_json_field": "orange_scrub_json_fields",
+}
+# Switches that only ever turn something on.
+SWITCH_OPTIONS = {"upstream_insecure": "ssl_insecure", "pseudonymise_numbers": "orange_pseudonymise_numbers"}
+
 
 def proxy_options(args: argparse.Namespace, mode: str) -> dict[str, object]:
     """mitmproxy option values for the flags actually given (the rest stays with config.yaml or defaults)."""
-    given = {
-        "listen_host": args.listen_host,
-        "listen_port": args.listen_port,
-        "orange_profile": args.profile,
-        "orange_token_lifetime": args.token_lifetime,
-        "orange_rules": args.rules,
-        "orange_intercept_hosts": args.intercept_host,
-        "confdir": args.confdir,
-        "mode": args.proxy_mode,
-    }
-    return {"orange_mode": mode, **{name: value for name, value in given.items() if value is not None}}
+    options: dict[str, object] = {"orange_mode": mode}
+    for dest, option in FLAG_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            options[option] = value
+    for dest, option in SWITCH_OPTIONS.items():
+        if getattr(args, dest, False):
+            options[option] = True
+    return options
 
 
-COMMANDS = ("synth", "addon-path")
+COMMANDS = ("synth", "record", "replay", "cassette", "standin", "addon-path")
 
 
 def preflight(args: argparse.Namespace) -> str | None:
@@ -177,6 +292,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(mitm_script.__file__)
         return 0
+    if args.command == "cassette":
+        from proxy_addons.check import check_files
+
+        return check_files(args.files)
+    if args.command == "standin":
+        return _standin(args)
     problem = preflight(args)
     if problem:
         print(f"orange-proxy: {problem}", file=sys.stderr)
@@ -184,7 +305,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here so `--help` and flag errors stay fast.
     from proxy_addons.runner import serve
 
-    return serve(proxy_options(args, args.command), args.sets, args.command, DEFAULTS)
+    return serve(proxy_options(args, args.command), args.sets, DEFAULTS)
+
+
+def _standin(args: argparse.Namespace) -> int:
+    from proxy_addons.engine import Engine, Settings
+    from proxy_addons.rules import RulesError, load_rules
+    from proxy_addons.schemas import default_store
+    from proxy_addons.standin import StandInServer
+
+    if bool(args.cert) != bool(args.key):
+        print("orange-proxy: --cert and --key go together", file=sys.stderr)
+        return 2
+    try:
+        rules = load_rules(args.rules or [], default_store())
+    except RulesError as exc:
+        print(f"orange-proxy: bad rules: {exc}", file=sys.stderr)
+        return 2
+    settings = Settings(profile=args.profile or "orange", token_lifetime=args.token_lifetime or 3600)
+    try:
+        server = StandInServer(
+            Engine(rules, settings),
+            args.listen_host,
+            args.listen_port,
+            args.cert,
+            args.key,
+            args.gzip,
+            verbose=True,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"orange-proxy: cannot start the stand-in: {exc}", file=sys.stderr)
+        return 2
+    print(f"orange-proxy standin ready: {server.url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
 
 
 if __name__ == "__main__":

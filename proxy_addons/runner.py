@@ -24,28 +24,24 @@ class StartupError(Exception):
 
 
 class Announce:
-    name = "orange_announce"
     """Prints one line when the proxy listens: its address and the CA file clients must trust."""
 
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
+    name = "orange_announce"
 
     def running(self) -> None:
         addresses = ctx.master.addons.get("proxyserver").listen_addrs()
         listen = ", ".join(f"http://{h if ':' not in h else f'[{h}]'}:{p}" for h, p, *_ in addresses)
         ca = os.path.join(os.path.expanduser(ctx.options.confdir), CA_FILE)
+        mode = ctx.options.orange_mode
         print(
-            f"orange-proxy {self.mode} ready: proxy {listen or '(no listener)'}; CA certificate {ca}",
-            flush=True,
+            f"orange-proxy {mode} ready: proxy {listen or '(no listener)'}; CA certificate {ca}", flush=True
         )
 
 
-async def _serve(
-    options: Mapping[str, Any], sets: Sequence[str], mode: str, defaults: Mapping[str, Any]
-) -> None:
+async def _serve(options: Mapping[str, Any], sets: Sequence[str], defaults: Mapping[str, Any]) -> None:
     opts = Options()
     master = DumpMaster(opts, with_termlog=True, with_dumper=False)
-    master.addons.add(*default_addons(), Announce(mode))
+    master.addons.add(*default_addons(), Announce())
     try:
         # Lowest to highest precedence: `defaults`, confdir/config.yaml, our flags, then explicit --set.
         opts.update(**defaults)
@@ -89,13 +85,12 @@ def _quiet_on_shutdown(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
 def serve(
     options: Mapping[str, Any],
     sets: Sequence[str] = (),
-    mode: str = "synth",
-    defaults: Mapping[str, Any] = {},
+    defaults: Mapping[str, Any] | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM. Returns the exit status (2 for bad options or rules)."""
     logging.getLogger().setLevel(logging.INFO)
     try:
-        asyncio.run(_serve(options, sets, mode, defaults or {}))
+        asyncio.run(_serve(options, sets, defaults or {}))
     except StartupError as exc:
         message = str(exc)
         print(message if message.startswith("orange-proxy:") else f"orange-proxy: {message}", file=sys.stderr)

@@ -222,6 +222,7 @@ def start_proxy(
     *args: str,
     command: list[str] | None = None,
     ready: tuple[str, int, Path] | None = None,
+    subcommand: str = "synth",
 ) -> Proxy:
     """Start `orange-proxy synth` on a free loopback port with its own confdir; wait for its ready line.
 
@@ -232,7 +233,7 @@ def start_proxy(
     log = tmp / "proxy.log"
     argv = command or [
         *orange_proxy_command(),
-        "synth",
+        subcommand,
         "--listen-port",
         "0",
         "--confdir",
@@ -288,8 +289,15 @@ def proxy_factory(tmp_path_factory, schemas) -> Iterator[Callable[..., Proxy]]:
     """Start extra proxies with their own flags; all are stopped (and their logs checked) afterwards."""
     started: list[Proxy] = []
 
-    def factory(*args: str, command: list[str] | None = None, ready=None) -> Proxy:
-        proxy = start_proxy(tmp_path_factory.mktemp("proxy"), schemas, *args, command=command, ready=ready)
+    def factory(*args: str, command: list[str] | None = None, ready=None, subcommand: str = "synth") -> Proxy:
+        proxy = start_proxy(
+            tmp_path_factory.mktemp("proxy"),
+            schemas,
+            *args,
+            command=command,
+            ready=ready,
+            subcommand=subcommand,
+        )
         started.append(proxy)
         return proxy
 
@@ -311,3 +319,48 @@ def camara_proxy(tmp_path_factory, schemas) -> Iterator[Proxy]:
     running = start_proxy(tmp_path_factory.mktemp("proxy"), schemas, "--profile", "camara")
     yield running
     running.stop()
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, signed by itself: (cert, key) PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orange-proxy test server")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "server.pem", directory / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory) -> tuple[Path, Path]:
+    return self_signed(tmp_path_factory.mktemp("tls"))

@@ -8,7 +8,7 @@ import asyncio
 from mitmproxy.test import taddons, tflow, tutils
 
 from proxy_addons.addons import default_addons
-from proxy_addons.addons.synthesiser import ACTION
+from proxy_addons.addons.stages import ACTION
 
 
 def flow(method: str, path: str, host: str = "api.orange.com"):
@@ -21,14 +21,15 @@ def in_proxy(check) -> None:
     """Run `check(core, handle)` with the addons loaded; `handle(flow)` runs the request hooks."""
 
     async def main() -> None:
-        core, intercept, synthesiser = default_addons()
-        with taddons.context(core, intercept, synthesiser):
+        addons = default_addons()
+        with taddons.context(*addons):
 
             def handle(f) -> None:
-                intercept.request(f)
-                synthesiser.request(f)
+                for addon in addons:
+                    if hasattr(addon, "request"):
+                        addon.request(f)
 
-            check(core, handle)
+            check(addons[0], handle)
 
     asyncio.run(main())
 

@@ -1,22 +1,46 @@
 """The mitmproxy addons, one per pipeline stage, in pipeline order.
 
-    Intercept (classify, or pass through) → [faults] → answer source (Synthesiser | …)
-        → [recorder] → [event log]
+    Intercept (classify and plan, or pass through) → [faults]
+        → answer sources, tried in the order the mode planned: Replayer | Synthesiser | Upstream
+        → Recorder (upstream answers only) → [event log]
 
-They share one :class:`Core`, which owns the options every stage needs and the engine built from them.
+`Core` owns the shared options and the engine; `Cassettes` the cassette in use. Stages talk through
+the flow metadata keys in `stages`.
 """
 
 from __future__ import annotations
 
+from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.core import Core
 from proxy_addons.addons.intercept import Intercept
+from proxy_addons.addons.recorder import Recorder
+from proxy_addons.addons.replayer import Replayer
 from proxy_addons.addons.synthesiser import Synthesiser
+from proxy_addons.addons.upstream import Upstream
 
 
 def default_addons() -> list[object]:
-    """A fresh, wired set of addons for one mitmproxy master."""
+    """A fresh, wired set of addons for one mitmproxy master, in pipeline order."""
     core = Core()
-    return [core, Intercept(core), Synthesiser(core)]
+    cassettes = Cassettes()
+    return [
+        core,
+        cassettes,
+        Intercept(core, cassettes),
+        Replayer(cassettes),
+        Synthesiser(core),
+        Upstream(),
+        Recorder(core, cassettes),
+    ]
 
 
-__all__ = ["Core", "Intercept", "Synthesiser", "default_addons"]
+__all__ = [
+    "Cassettes",
+    "Core",
+    "Intercept",
+    "Recorder",
+    "Replayer",
+    "Synthesiser",
+    "Upstream",
+    "default_addons",
+]

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions
 
 from proxy_addons.engine import Engine, Settings
+from proxy_addons.modes import MODES
 from proxy_addons.rules import RulesError, load_rules
 from proxy_addons.schemas import default_store
 from proxy_addons.state import ProxyState
 
 log = logging.getLogger(__name__)
 
-MODES = ("synth",)
 ENGINE_OPTIONS = {"orange_rules", "orange_profile", "orange_token_lifetime", "orange_code_lifetime"}
 
 
@@ -29,7 +29,21 @@ class Core:
         self.state: ProxyState | None = None
 
     def load(self, loader) -> None:
-        loader.add_option("orange_mode", str, "synth", f"Where answers come from: {', '.join(MODES)}.")
+        loader.add_option(
+            "orange_mode",
+            str,
+            "synth",
+            "Where answers come from: synth (the synthesiser), record (the real upstream, recorded into "
+            "orange_cassette), replay (orange_cassette only).",
+        )
+        loader.add_option(
+            "orange_forward_unknown",
+            bool,
+            False,
+            "In synth mode, forward requests for paths of the intercept hosts that none of our APIs owns "
+            "(other Orange APIs) to the real host. Off: answer them 404 as Orange's gateway does, so "
+            "nothing leaves the machine.",
+        )
         loader.add_option(
             "orange_profile",
             str,

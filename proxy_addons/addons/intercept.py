@@ -7,9 +7,11 @@ from collections.abc import Sequence
 
 from mitmproxy import ctx, exceptions, http, tls
 
+from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.core import Core
-
-ROUTE = "orange.route"  # flow.metadata key: the Route of a classified flow
+from proxy_addons.addons.stages import PLAN, ROUTE
+from proxy_addons.apis import GATEWAY
+from proxy_addons.modes import sources
 
 
 def parse_host(entry: str) -> tuple[str, int | None]:
@@ -33,8 +35,9 @@ def parse_host(entry: str) -> tuple[str, int | None]:
 class Intercept:
     name = "orange_intercept"  # mitmproxy already has addons named after the class
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, cassettes: Cassettes) -> None:
         self.core = core
+        self.cassettes = cassettes
         self.hosts: tuple[tuple[str, int | None], ...] = (("api.orange.com", None),)
 
     def load(self, loader) -> None:
@@ -68,5 +71,15 @@ class Intercept:
             return
         assert self.core.engine is not None
         route = self.core.engine.classify(flow.request.method, flow.request.path.split("?", 1)[0])
-        if route is not None:
-            flow.metadata[ROUTE] = route
+        if route is None:
+            return
+        options, tape = ctx.options, self.cassettes.tape
+        flow.metadata[ROUTE] = route
+        flow.metadata[PLAN] = sources(
+            mode=options.orange_mode,
+            record_mode=options.orange_record_mode,
+            cassette_existed=tape.existed if tape else False,
+            miss=options.orange_miss,
+            unknown_path=route.api is GATEWAY,
+            forward_unknown=options.orange_forward_unknown,
+        )

@@ -1,0 +1,125 @@
+"""The cassette in use (record and replay modes): its options, and the Tape built from them."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+from mitmproxy import ctx, exceptions
+
+from proxy_addons.cassette import CassetteError
+from proxy_addons.matching import MatchConfig
+from proxy_addons.modes import MISS_POLICIES, RECORD_MODES
+from proxy_addons.scrubbing import ScrubConfig
+from proxy_addons.tape import EXHAUSTED_POLICIES, Tape
+
+log = logging.getLogger(__name__)
+
+TAPE_OPTIONS = {
+    "orange_mode",
+    "orange_cassette",
+    "orange_exhausted",
+    "orange_ignore_json_fields",
+    "orange_match_headers",
+    "orange_scrub_headers",
+    "orange_scrub_params",
+    "orange_scrub_json_fields",
+    "orange_pseudonymise_numbers",
+}
+
+
+def _choice(name: str, allowed: Sequence[str]) -> None:
+    value = getattr(ctx.options, name)
+    if value not in allowed:
+        raise exceptions.OptionsError(
+            f"orange-proxy: {name} must be one of {', '.join(allowed)}, not {value!r}"
+        )
+
+
+class Cassettes:
+    name = "orange_cassettes"
+
+    def __init__(self) -> None:
+        self.tape: Tape | None = None
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "orange_cassette", str, "", "The cassette file (vcrpy YAML) to record into or replay from."
+        )
+        loader.add_option(
+            "orange_record_mode", str, "once", f"Record mode, as vcrpy names them: {', '.join(RECORD_MODES)}."
+        )
+        loader.add_option(
+            "orange_miss",
+            str,
+            "error",
+            "A request the cassette cannot answer: 'error' (a 502 saying which field differed from the "
+            "nearest recording), 'passthrough' (forward it) or 'synth' (the synthesiser answers).",
+        )
+        loader.add_option(
+            "orange_exhausted",
+            str,
+            "repeat",
+            "When every recorded answer to a request was served: 'repeat' the last one, or treat it as "
+            "a 'miss'.",
+        )
+        loader.add_option(
+            "orange_ignore_json_fields",
+            Sequence[str],
+            [],
+            "JSON body fields (name or dotted path) replay ignores.",
+        )
+        loader.add_option(
+            "orange_match_headers", Sequence[str], [], "Headers whose values replay also matches."
+        )
+        loader.add_option("orange_scrub_headers", Sequence[str], [], "More headers to scrub when recording.")
+        loader.add_option("orange_scrub_params", Sequence[str], [], "More query/form parameters to scrub.")
+        loader.add_option(
+            "orange_scrub_json_fields", Sequence[str], [], "More JSON fields (name or path) to scrub."
+        )
+        loader.add_option(
+            "orange_pseudonymise_numbers",
+            bool,
+            False,
+            "Replace phone numbers in recordings by consistent +990 pseudonyms (for cassettes shared "
+            "outside a team; replay them with the pseudonymous numbers).",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        _choice("orange_record_mode", RECORD_MODES)
+        _choice("orange_miss", MISS_POLICIES)
+        _choice("orange_exhausted", EXHAUSTED_POLICIES)
+        if not updated & TAPE_OPTIONS:
+            return
+        if ctx.options.orange_mode == "synth":
+            self.tape = None
+            return
+        if not ctx.options.orange_cassette:
+            raise exceptions.OptionsError(
+                f"orange-proxy: {ctx.options.orange_mode} mode needs orange_cassette"
+            )
+        options = ctx.options
+        try:
+            self.tape = Tape(
+                os.path.expanduser(options.orange_cassette),
+                MatchConfig(
+                    ignore_json_fields=frozenset(options.orange_ignore_json_fields),
+                    match_headers=tuple(h.lower() for h in options.orange_match_headers),
+                ),
+                ScrubConfig(
+                    headers=frozenset(h.lower() for h in options.orange_scrub_headers),
+                    query_params=frozenset(options.orange_scrub_params),
+                    json_fields=frozenset(options.orange_scrub_json_fields),
+                    pseudonymise_numbers=options.orange_pseudonymise_numbers,
+                ),
+                options.orange_exhausted,
+            )
+        except CassetteError as exc:
+            raise exceptions.OptionsError(f"orange-proxy: {exc}") from None
+        log.info(
+            "orange-proxy: cassette %s (%d interactions%s)",
+            self.tape.path,
+            self.tape.replayable,
+            "" if self.tape.existed else ", new",
+        )

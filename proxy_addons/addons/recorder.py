@@ -1,0 +1,93 @@
+"""Recorder: every upstream answer in record mode goes into the cassette, scrubbed, on disk before
+the next one. Replayed, synthesised and fault-injected answers are never recorded.
+
+Contract drift: each recorded response is checked against our schemas; one that does not conform is
+kept as recorded, flagged in its interaction's metadata, and reported when the proxy stops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from mitmproxy import ctx, http
+
+from proxy_addons import __version__
+from proxy_addons.addons.cassettes import Cassettes
+from proxy_addons.addons.convert import to_interaction
+from proxy_addons.addons.core import Core
+from proxy_addons.addons.stages import ACTION, ORIGINAL_URL, ROUTE
+from proxy_addons.apis import GATEWAY
+from proxy_addons.cassette import Interaction
+
+log = logging.getLogger(__name__)
+
+
+class Recorder:
+    name = "orange_recorder"
+
+    def __init__(self, core: Core, cassettes: Cassettes) -> None:
+        self.core = core
+        self.cassettes = cassettes
+        self.drift: list[str] = []
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        tape = self.cassettes.tape
+        if tape is None or ctx.options.orange_mode != "record" or flow.metadata.get(ACTION) != "forwarded":
+            return
+        interaction = to_interaction(flow, flow.metadata[ORIGINAL_URL])
+        interaction.meta = self._meta(flow, interaction)
+        try:
+            tape.record(interaction)
+        except OSError as exc:
+            # The app still gets its answer; the tester must know the cassette is incomplete.
+            log.error("orange-proxy: could not write %s: %s", tape.path, exc)
+
+    def _meta(self, flow: http.HTTPFlow, interaction: Interaction) -> dict[str, object]:
+        route = flow.metadata[ROUTE]
+        meta: dict[str, object] = {
+            "recorded_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "recorder": f"orange-proxy {__version__}",
+            "record_mode": ctx.options.orange_record_mode,
+            "profile": ctx.options.orange_profile,
+            "route": route.label,
+        }
+        verdict = self._schema_verdict(route, interaction)
+        if verdict is not None:
+            meta["schema"] = verdict
+        return meta
+
+    def _schema_verdict(self, route, interaction: Interaction) -> dict[str, object] | None:
+        """Our schemas' verdict on a recorded answer (None where we have no schema: other paths)."""
+        if route.api is GATEWAY or route.operation is None or self.core.engine is None:
+            return None
+        response = interaction.response
+        ref = f"{route.api.name}#{route.operation.name}.{response.status}"
+        try:
+            data = json.loads(response.body) if response.body else None
+        except ValueError:
+            problems = ["the body is not JSON"]
+        else:
+            if data is None and response.status in (204, 302):
+                return {"ref": ref, "valid": True}
+            problems = self.core.engine.schemas.check_response(ref, response.status, data)
+        if problems:
+            self.drift.append(
+                f"{interaction.request.method} {interaction.request.uri} → {response.status}: {problems[0]}"
+            )
+            return {"ref": self.core.engine.schemas.resolve(ref), "valid": False, "problems": problems[:5]}
+        return {"ref": self.core.engine.schemas.resolve(ref), "valid": True}
+
+    def done(self) -> None:
+        tape = self.cassettes.tape
+        if tape is None or ctx.options.orange_mode != "record":
+            return
+        log.info("orange-proxy: recorded %d interaction(s) into %s", tape.recorded, tape.path)
+        if self.drift:
+            log.warning(
+                "orange-proxy: %d recorded response(s) do not match our schemas (kept as recorded, flagged "
+                "in the cassette):\n  %s",
+                len(self.drift),
+                "\n  ".join(self.drift),
+            )

@@ -1,0 +1,91 @@
+"""One cassette in use by the proxy: lookup for replay, and scrubbed, crash-safe recording.
+
+Matching goes through an index built at load; identical requests are answered in recorded order
+(a cassette can hold a 200 and then a 401 for the same call), then per the `exhausted` policy.
+Both sides of a comparison are masked first, so a real secret and its placeholder compare equal.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from proxy_addons.cassette import Cassette, Interaction, Request
+from proxy_addons.matching import Index, MatchConfig, NearMiss
+from proxy_addons.scrubbing import Scrubber, ScrubConfig
+
+EXHAUSTED_POLICIES = ("repeat", "miss")
+
+
+@dataclass(frozen=True)
+class Hit:
+    interaction: Interaction
+    position: int  # in the cassette
+    repeat: bool  # the last recorded answer served again
+
+
+@dataclass(frozen=True)
+class Miss:
+    reason: str  # one line, for people: what was asked and what differed from the nearest recording
+    nearest: NearMiss | None = None
+
+
+class Tape:
+    def __init__(
+        self,
+        path: str | Path,
+        match: MatchConfig | None = None,
+        scrub: ScrubConfig | None = None,
+        exhausted: str = "repeat",
+    ) -> None:
+        if exhausted not in EXHAUSTED_POLICIES:
+            raise ValueError(f"exhausted must be one of {', '.join(EXHAUSTED_POLICIES)}, not {exhausted!r}")
+        self.cassette = Cassette.load(path)  # raises CassetteError for an unreadable file
+        self.existed = self.cassette.existed
+        self.match = match or MatchConfig()
+        self.exhausted = exhausted
+        self.scrubber = Scrubber(scrub or ScrubConfig(), self.cassette.interactions)
+        self.index = Index([self.scrubber.mask(i.request) for i in self.cassette.interactions], self.match)
+        # Only what was on file is replayed: exchanges recorded in this run are "the rest".
+        self.replayable = len(self.cassette.interactions)
+        self._served: dict[tuple[int, ...], int] = defaultdict(int)  # answers given per distinct request
+
+    @property
+    def path(self) -> Path:
+        return self.cassette.path
+
+    @property
+    def recorded(self) -> int:
+        """Interactions added in this run."""
+        return len(self.cassette.interactions) - self.replayable
+
+    def find(self, request: Request) -> Hit | Miss:
+        """The recorded answer for `request`, or why there is none."""
+        masked = self.scrubber.mask(request)
+        # The positions of identical recordings name their class of requests: no second key needed.
+        positions = tuple(p for p in self.index.positions(masked) if p < self.replayable)
+        label = f"{request.method} {request.uri}"
+        if positions:
+            served = self._served[positions]
+            if served < len(positions):
+                self._served[positions] = served + 1
+                return Hit(self.cassette.interactions[positions[served]], positions[served], repeat=False)
+            if self.exhausted == "repeat":
+                return Hit(self.cassette.interactions[positions[-1]], positions[-1], repeat=True)
+            return Miss(f"{label}: all {len(positions)} recorded answers to this request were already served")
+        if self.replayable == 0:
+            return Miss(f"{label}: the cassette {self.path.name} holds no recorded interactions")
+        nearest = self.index.nearest(masked)
+        if nearest is None or nearest.position >= self.replayable:
+            return Miss(f"{label}: no recorded interaction matches")
+        return Miss(f"{label}: no recorded interaction matches; {nearest.summary()}", nearest)
+
+    def record(self, interaction: Interaction) -> Interaction:
+        """Scrub, append and write the cassette at once (atomically), so the exchange is on disk
+        before the next one is recorded. Returns what was written."""
+        scrubbed = self.scrubber.scrub(interaction)
+        self.cassette.interactions.append(scrubbed)
+        self.index.add(self.scrubber.mask(scrubbed.request))
+        self.cassette.save()
+        return scrubbed
