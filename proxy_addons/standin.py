@@ -61,6 +61,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(answer.status, answer.reason)
         for name, value in headers.items():
             self.send_header(name, value)
+        if self.server.set_cookie:
+            self.send_header("Set-Cookie", self.server.set_cookie)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -84,10 +86,12 @@ class StandInServer(http.server.ThreadingHTTPServer):
         keyfile: str | None = None,
         gzip: bool = False,
         verbose: bool = False,
+        set_cookie: str | None = None,
     ) -> None:
         super().__init__((host, port), _Handler)
         self.engine = engine
         self.gzip = gzip
+        self.set_cookie = set_cookie  # sent with every answer, as gateways' load balancers do
         self.verbose = verbose
         self.lock = threading.Lock()
         self.requests: list[str] = []  # "METHOD /path?query" of every request answered, in order

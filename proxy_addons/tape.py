@@ -16,6 +16,23 @@ from proxy_addons.matching import Index, MatchConfig, NearMiss
 from proxy_addons.scrubbing import Scrubber, ScrubConfig
 
 EXHAUSTED_POLICIES = ("repeat", "miss")
+SCRUB_META = "scrubbed_fields"  # cassette metadata: the user-listed fields scrubbed when recording
+
+
+def _merged(config: ScrubConfig, remembered: object) -> ScrubConfig:
+    if not isinstance(remembered, dict):
+        return config
+
+    def names(key: str) -> frozenset[str]:
+        values = remembered.get(key)
+        return frozenset(v for v in values if isinstance(v, str)) if isinstance(values, list) else frozenset()
+
+    return ScrubConfig(
+        headers=config.headers | names("headers"),
+        query_params=config.query_params | names("query_params"),
+        json_fields=config.json_fields | names("json_fields"),
+        pseudonymise_numbers=config.pseudonymise_numbers,
+    )
 
 
 @dataclass(frozen=True)
@@ -45,7 +62,9 @@ class Tape:
         self.existed = self.cassette.existed
         self.match = match or MatchConfig()
         self.exhausted = exhausted
-        self.scrubber = Scrubber(scrub or ScrubConfig(), self.cassette.interactions)
+        # The cassette remembers the extra fields it was scrubbed of, so replay masks them too.
+        self.scrub_config = _merged(scrub or ScrubConfig(), self.cassette.meta.get(SCRUB_META))
+        self.scrubber = Scrubber(self.scrub_config, self.cassette.interactions)
         self.index = Index([self.scrubber.mask(i.request) for i in self.cassette.interactions], self.match)
         # Only what was on file is replayed: exchanges recorded in this run are "the rest".
         self.replayable = len(self.cassette.interactions)
@@ -86,6 +105,12 @@ class Tape:
         before the next one is recorded. Returns what was written."""
         scrubbed = self.scrubber.scrub(interaction)
         self.cassette.interactions.append(scrubbed)
+        config = self.scrub_config
+        self.cassette.meta[SCRUB_META] = {
+            "headers": sorted(config.headers),
+            "query_params": sorted(config.query_params),
+            "json_fields": sorted(config.json_fields),
+        }
         self.index.add(self.scrubber.mask(scrubbed.request))
         self.cassette.save()
         return scrubbed

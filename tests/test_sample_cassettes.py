@@ -1,0 +1,69 @@
+"""The sample cassettes in cassettes/: recorded by cassettes/record_samples.py through the real proxy,
+valid, free of secrets, and replayable by the proxy."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import orange_proxy_command
+
+CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
+SAMPLES = sorted(CASSETTES.glob("*.yaml"))
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("record_samples", CASSETTES / "record_samples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def statuses(path: Path) -> list[int]:
+    return [i["response"]["status"]["code"] for i in yaml.safe_load(path.read_text())["interactions"]]
+
+
+def test_every_scenario_has_its_sample():
+    assert {p.stem for p in SAMPLES} == set(load_script().SCENARIOS)
+
+
+def test_samples_cover_success_401_and_403():
+    seen = {code for path in SAMPLES for code in statuses(path)}
+    assert {200, 302, 401, 403} <= seen
+    for api in ("number-verification", "location-verification"):
+        assert 401 in statuses(CASSETTES / f"{api}-401-expired-token.yaml")
+        assert 403 in [code for p in SAMPLES if p.stem.startswith(f"{api}-403") for code in statuses(p)]
+
+
+def test_samples_pass_cassette_check():
+    result = subprocess.run(
+        [*orange_proxy_command(), "cassette", "check", *map(str, SAMPLES)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": ok (") == len(SAMPLES)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[p.stem for p in SAMPLES])
+def test_samples_replay_through_the_proxy(proxy_factory, sample, monkeypatch):
+    script = load_script()
+    monkeypatch.setattr(script.time, "sleep", lambda seconds: None)  # replay has no clock to wait for
+    proxy = proxy_factory("--cassette", str(sample), "--exhausted", "miss", subcommand="replay")
+    answered: list[int] = []
+    session = proxy.session()
+    session.hooks["response"].append(lambda response, *a, **k: answered.append(response.status_code))
+    script.SCENARIOS[sample.stem](session)
+    assert answered == statuses(sample)  # every call answered from the cassette, in recorded order
+
+
+def test_the_script_records_the_same_scenarios_again(tmp_path):
+    written = load_script().record(
+        tmp_path, ["number-verification-403-missing-scope", "location-verification-success"]
+    )
+    for path in written:
+        assert statuses(path) == statuses(CASSETTES / path.name)
