@@ -327,3 +327,16 @@ def test_identical_requests_are_answered_in_recorded_order(proxy_factory, tls_fi
         ).session()
         token = token_call(replay).json()["access_token"]
         assert [verify_call(replay, token).status_code for _ in range(3)] == [200, 401, third]
+
+
+@pytest.fixture
+def orange_vcr_config(tmp_path):
+    return {"cassette_library_dir": str(tmp_path)}
+
+
+def test_the_pytest_fixture_replays_a_proxy_recording(
+    orange_vcr, proxy_factory, tls_files, standin, tmp_path
+):
+    recorded = app_flow(recorder(proxy_factory, tls_files, standin, tmp_path / "fixture.yaml").session())
+    with orange_vcr.use_cassette("fixture.yaml"):
+        assert app_flow(requests.Session()) == recorded
