@@ -22,6 +22,8 @@ import yaml
 
 FORMAT_VERSION = 1
 META_KEY = "orange_proxy"
+# libyaml's emitter when PyYAML has it: ~20x faster, and saving happens once per recorded exchange.
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 Headers = dict[str, list[str]]
 
@@ -65,6 +67,9 @@ class Cassette:
     interactions: list[Interaction] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     existed: bool = False  # the file was there when loaded
+    # Each interaction's YAML, rendered once: interactions are never modified after they are added,
+    # so saving after each exchange costs the new one's rendering, not the whole cassette's.
+    _rendered: dict[int, tuple[Interaction, str]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, path: str | Path) -> Cassette:
@@ -103,7 +108,18 @@ class Cassette:
         return data
 
     def dumps(self) -> bytes:
-        return yaml.safe_dump(self.to_data(), allow_unicode=True, sort_keys=True, width=120).encode("utf-8")
+        """The file's bytes: `interactions`, then our metadata, then `version`, as a YAML mapping."""
+        parts = ["interactions:\n" if self.interactions else "interactions: []\n"]
+        for interaction in self.interactions:
+            cached = self._rendered.get(id(interaction))
+            if cached is None or cached[0] is not interaction:
+                cached = (interaction, _dump([_interaction_data(interaction)]))
+                self._rendered[id(interaction)] = cached
+            parts.append(cached[1])
+        if self.meta:
+            parts.append(_dump({META_KEY: self.meta}))
+        parts.append(f"version: {FORMAT_VERSION}\n")
+        return "".join(parts).encode("utf-8")
 
     def save(self) -> None:
         """Write atomically: a temporary file in the same directory, then a rename. A reader, or a
@@ -118,6 +134,10 @@ class Cassette:
             Path(temporary).unlink(missing_ok=True)
             raise
         self.existed = True
+
+
+def _dump(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=True, width=120)
 
 
 # Reading -----------------------------------------------------------------------------------------

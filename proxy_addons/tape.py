@@ -7,6 +7,7 @@ Both sides of a comparison are masked first, so a real secret and its placeholde
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,17 @@ from proxy_addons.cassette import Cassette, Interaction, Request
 from proxy_addons.matching import Index, MatchConfig, NearMiss
 from proxy_addons.scrubbing import Scrubber, ScrubConfig
 
+log = logging.getLogger(__name__)
+
 EXHAUSTED_POLICIES = ("repeat", "miss")
 SCRUB_META = "scrubbed_fields"  # cassette metadata: the user-listed fields scrubbed when recording
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """A recorder killed while saving leaves its temporary file beside the (intact) cassette."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        log.info("orange-proxy: removing %s, left by an interrupted save", stale)
+        stale.unlink(missing_ok=True)
 
 
 def _merged(config: ScrubConfig, remembered: object) -> ScrubConfig:
@@ -59,6 +69,7 @@ class Tape:
         if exhausted not in EXHAUSTED_POLICIES:
             raise ValueError(f"exhausted must be one of {', '.join(EXHAUSTED_POLICIES)}, not {exhausted!r}")
         self.cassette = Cassette.load(path)  # raises CassetteError for an unreadable file
+        _remove_stale_temporaries(self.cassette.path)
         self.existed = self.cassette.existed
         self.match = match or MatchConfig()
         self.exhausted = exhausted

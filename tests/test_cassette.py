@@ -144,8 +144,8 @@ CLEAN = (
     "  response:\n"
     "    status: {code: 200, message: OK}\n"
     "    headers: {Content-Type: [application/json]}\n"
-    "    body: {string: '{\"token_type\": \"Bearer\", \"access_token\": \"SCRUBBED-ACCESS-TOKEN-0001\", "
-    "\"expires_in\": 3600}'}\n"
+    '    body: {string: \'{"token_type": "Bearer", "access_token": "SCRUBBED-ACCESS-TOKEN-0001", '
+    '"expires_in": 3600}\'}\n'
     "version: 1\n"
 )
 
@@ -180,3 +180,28 @@ def test_cassette_check_on_a_missing_file(tmp_path):
     result = check(tmp_path / "nope.yaml")
     assert result.returncode == 1
     assert "no such file" in result.stdout
+
+
+def test_saving_renders_each_interaction_once(tmp_path, monkeypatch):
+    import proxy_addons.cassette as module
+
+    rendered = []
+    real = module._interaction_data
+    monkeypatch.setattr(module, "_interaction_data", lambda i: rendered.append(i) or real(i))
+    cassette = Cassette(tmp_path / "c.yaml")
+    for _ in range(5):
+        cassette.interactions.append(interaction())
+        cassette.save()
+    assert len(rendered) == 5  # not 1 + 2 + 3 + 4 + 5
+    assert len(Cassette.load(cassette.path).interactions) == 5
+
+
+def test_a_tape_removes_temporaries_of_an_interrupted_save(tmp_path):
+    from proxy_addons.tape import Tape
+
+    Cassette(tmp_path / "c.yaml", [interaction()]).save()
+    stale = tmp_path / ".c.yaml.abc123.tmp"
+    stale.write_text("half a cassette")
+    tape = Tape(tmp_path / "c.yaml")
+    assert not stale.exists()
+    assert tape.replayable == 1
