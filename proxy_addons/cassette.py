@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import tempfile
 import zlib
 from collections.abc import Iterable, Mapping
@@ -78,13 +79,17 @@ class Cassette:
         if not path.exists():
             return cls(path)
         try:
-            data = yaml.safe_load(path.read_bytes())
+            raw = path.read_bytes()
+            data = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise CassetteError(f"{path}: not valid YAML: {exc}") from None
+        except RecursionError:
+            raise CassetteError(f"{path}: not a cassette (YAML nested too deeply)") from None
         except OSError as exc:
             raise CassetteError(f"{path}: cannot be read: {exc.strerror}") from None
         if data is None:
-            return cls(path, existed=True)
+            # An empty file is a cassette still to record, as vcrpy treats it.
+            return cls(path, existed=bool(raw.strip()))
         if isinstance(data, list):
             raise CassetteError(f"{path}: a pre-1.0 vcrpy cassette (a bare list); re-record it")
         if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
@@ -93,7 +98,7 @@ class Cassette:
         for index, item in enumerate(data["interactions"]):
             try:
                 interactions.append(_interaction(item))
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
                 raise CassetteError(f"{path}: interaction #{index + 1} is malformed: {exc!r}") from None
         meta = data.get(META_KEY) if isinstance(data.get(META_KEY), dict) else {}
         return cls(path, interactions, meta, existed=True)
@@ -151,16 +156,25 @@ def first_header(headers: Mapping[str, list[str]], name: str) -> str | None:
     return None
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 def _headers(raw: Any) -> Headers:
+    """Header lists, checked: what we replay goes on the wire, and a hand-edited name or value must not
+    break the message (or split it into two)."""
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
         raise ValueError("headers must be a mapping")
     result: Headers = {}
     for name, value in raw.items():
+        if not _TOKEN.fullmatch(str(name)):
+            raise ValueError(f"bad header name {str(name)[:40]!r}")
         # vcrpy writes lists; some writers put a bare string (vcrpy would split it into characters).
-        values = value if isinstance(value, list) else [value]
-        result[str(name)] = [str(v) for v in values]
+        values = [str(v) for v in (value if isinstance(value, list) else [value])]
+        if any("\r" in v or "\n" in v or "\0" in v for v in values):
+            raise ValueError(f"header {name} has a line break in its value")
+        result[str(name)] = values
     return result
 
 
@@ -183,9 +197,12 @@ def _interaction(item: Mapping[str, Any]) -> Interaction:
         body=_bytes(raw_request.get("body")),
     )
     status = raw_response["status"]
+    code = int(status["code"])
+    if not 100 <= code <= 599:
+        raise ValueError(f"status {code} is not an HTTP status")
     body = raw_response.get("body") or {}
     response = Response(
-        status=int(status["code"]),
+        status=code,
         reason=str(status.get("message") or ""),
         headers=_headers(raw_response.get("headers")),
         body=_bytes(body.get("string") if isinstance(body, Mapping) else body) or b"",
@@ -276,13 +293,14 @@ def identity_encoded(message: Request | Response) -> Any:
     recomputed. The one form that both vcrpy+requests and vcrpy+httpx replay correctly. A body
     that does not decode is kept as it is and its Content-Encoding dropped."""
     encoding = [v for k, vs in message.headers.items() if k.lower() == "content-encoding" for v in vs]
-    if not encoding or message.body is None:
+    chunked = any(k.lower() == "transfer-encoding" for k in message.headers)
+    if (not encoding and not chunked) or message.body is None:
         return message
+    # A stored body is whole: no transfer coding, and a length that says so.
     parts = [p for value in encoding for p in value.split(",")]
-    decoded = decode_body(message.body, parts)
-    headers = {
-        k: v for k, v in message.headers.items() if k.lower() not in ("content-encoding", "content-length")
-    }
+    decoded = decode_body(message.body, parts) if encoding else message.body
+    dropped = ("content-encoding", "content-length", "transfer-encoding")
+    headers = {k: v for k, v in message.headers.items() if k.lower() not in dropped}
     body = message.body if decoded is None else decoded
     if body:
         headers["Content-Length"] = [str(len(body))]

@@ -123,6 +123,12 @@ def _add_cassette_flags(parser: argparse.ArgumentParser, recording: bool) -> Non
     group.add_argument(
         "--ignore-json-field", metavar="FIELD", action="append", help="JSON field replay ignores"
     )
+    group.add_argument(
+        "--ignore-param",
+        metavar="NAME",
+        action="append",
+        help="query/form parameter replay ignores (state, nonce and code_challenge always are)",
+    )
     group.add_argument("--match-header", metavar="NAME", action="append", help="header replay also matches")
     upstream = parser.add_argument_group("upstream")
     upstream.add_argument(
@@ -232,6 +238,7 @@ FLAG_OPTIONS = {
     "miss": "orange_miss",
     "exhausted": "orange_exhausted",
     "ignore_json_field": "orange_ignore_json_fields",
+    "ignore_param": "orange_ignore_params",
     "match_header": "orange_match_headers",
     "upstream": "orange_upstream",
     "upstream_ca": "ssl_verify_upstream_trusted_ca",

@@ -42,6 +42,9 @@ class MatchConfig:
     # A bare name drops that key at any depth; a dotted path (`device.ipv4Address`) drops that path only.
     ignore_json_fields: frozenset[str] = frozenset()
     match_headers: tuple[str, ...] = ()  # lower-case header names that must also be equal
+    # Query and form parameters left out of the comparison. By default the OAuth values an app makes
+    # up afresh on every run: matching on them would make every replayed authorization a miss.
+    ignore_params: frozenset[str] = frozenset({"state", "nonce", "code_challenge"})
 
 
 DEFAULT_CONFIG = MatchConfig()
@@ -64,7 +67,7 @@ class RequestKey:
 def request_key(request: Request, config: MatchConfig = DEFAULT_CONFIG) -> RequestKey:
     """The canonical key of `request` under `config`. Never raises on odd input: whatever cannot be
     parsed is compared as it is."""
-    scheme, host, port, path, query = _split_uri(request.uri)
+    scheme, host, port, path, query = _split_uri(request.uri, config.ignore_params)
     return RequestKey(
         method=request.method.upper(),
         scheme=scheme,
@@ -72,7 +75,7 @@ def request_key(request: Request, config: MatchConfig = DEFAULT_CONFIG) -> Reque
         port=port,
         path=path,
         query=query,
-        body=_canonical_body(request, config.ignore_json_fields),
+        body=_canonical_body(request, config.ignore_json_fields, config.ignore_params),
         headers=_selected_headers(request, config.match_headers),
     )
 
@@ -80,7 +83,7 @@ def request_key(request: Request, config: MatchConfig = DEFAULT_CONFIG) -> Reque
 # URI ---------------------------------------------------------------------------------------------
 
 
-def _split_uri(uri: str) -> tuple[str, str, int, str, Query]:
+def _split_uri(uri: str, ignored_params: frozenset[str] = frozenset()) -> tuple[str, str, int, str, Query]:
     try:
         parts = urlsplit(uri)
     except ValueError:  # e.g. an unbalanced IPv6 bracket in a hand-edited cassette
@@ -94,21 +97,24 @@ def _split_uri(uri: str) -> tuple[str, str, int, str, Query]:
     if port is None:
         port = DEFAULT_PORTS.get(scheme, UNKNOWN_PORT)
     # surrogateescape keeps distinct invalid percent-encodings distinct (the default would replace them).
-    query = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True, errors="surrogateescape")))
+    pairs = parse_qsl(parts.query, keep_blank_values=True, errors="surrogateescape")
+    query = tuple(sorted(pair for pair in pairs if pair[0] not in ignored_params))
     return scheme, host, port, parts.path or "/", query
 
 
 # Body --------------------------------------------------------------------------------------------
 
 
-def _canonical_body(request: Request, ignored: frozenset[str]) -> bytes | str:
+def _canonical_body(
+    request: Request, ignored: frozenset[str], ignored_params: frozenset[str] = frozenset()
+) -> bytes | str:
     body = request.body
     if not body:
         return b""
     content_type = (request.header("content-type") or "").lower()
     # An explicit form content type wins over sniffing: a form body like "true" also parses as JSON.
     if FORM_TYPE in content_type:
-        form = _canonical_form(body)
+        form = _canonical_form(body, ignored_params)
         if form is not None:
             return form
     else:
@@ -130,7 +136,7 @@ def _canonical_json(body: bytes, ignored: frozenset[str]) -> str | None:
         return None
 
 
-def _canonical_form(body: bytes) -> str | None:
+def _canonical_form(body: bytes, ignored_params: frozenset[str] = frozenset()) -> str | None:
     """Pairs sorted and re-encoded, so `b=2&a=1` equals `a=1&b=2`; None when not UTF-8 or empty."""
     try:
         text = body.decode("utf-8")
@@ -139,7 +145,7 @@ def _canonical_form(body: bytes) -> str | None:
     pairs = parse_qsl(text, keep_blank_values=True, errors="surrogateescape")
     if not pairs:  # e.g. "&&": nothing to sort, and "" would look like an empty body
         return None
-    return urlencode(sorted(pairs), errors="surrogateescape")
+    return urlencode(sorted(p for p in pairs if p[0] not in ignored_params), errors="surrogateescape")
 
 
 def _without_fields(value: Any, ignored: frozenset[str]) -> Any:

@@ -1,8 +1,8 @@
 """Which answer sources a classified request tries, in order. A mode chooses only this; faults,
 recording and logging behave the same whatever it is.
 
-Sources: "cassette" (replay), "synth" (the engine), "upstream" (the real host, recorded in record
-mode), "miss" (the replayer's own answer explaining a replay miss).
+Sources: "cassette" (replay), "synth" (the engine), "upstream" (the real host; recorded in record
+mode), "passthrough" (the real host, never recorded), "miss" (the replayer's answer explaining a miss).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ MODES = ("synth", "record", "replay")
 RECORD_MODES = ("once", "new_episodes", "all", "none")  # as vcrpy names them
 MISS_POLICIES = ("error", "passthrough", "synth")
 
-_AFTER_MISS = {"error": "miss", "passthrough": "upstream", "synth": "synth"}
+_AFTER_MISS = {"error": "miss", "passthrough": "passthrough", "synth": "synth"}
 
 
 def sources(
@@ -31,7 +31,7 @@ def sources(
       not exist at start, else replays only.
     """
     if mode == "synth":
-        return ("upstream",) if unknown_path and forward_unknown else ("synth",)
+        return ("passthrough",) if unknown_path and forward_unknown else ("synth",)
     replay_only = ("cassette", _AFTER_MISS[miss])
     if mode == "replay":
         return replay_only

@@ -60,13 +60,27 @@ _PARAM_KINDS = {
     "client_assertion": ASSERTION,
     "assertion": ASSERTION,
     "password": PASSWORD,
+    "token": ACCESS_TOKEN,  # revocation and introspection requests
+    "code_verifier": ASSERTION,  # PKCE: whoever holds it can redeem the code
+    "device_code": CODE,
+    "auth_req_id": CODE,  # CIBA
 }
 _JSON_KINDS = {
     "access_token": ACCESS_TOKEN,
     "refresh_token": REFRESH_TOKEN,
     "id_token": ID_TOKEN,
     "client_secret": CLIENT_SECRET,
+    # The same in camelCase (names are compared lower-cased), as some gateways and SDKs spell them.
+    "accesstoken": ACCESS_TOKEN,
+    "refreshtoken": REFRESH_TOKEN,
+    "idtoken": ID_TOKEN,
+    "clientsecret": CLIENT_SECRET,
 }
+# Secret-bearing parameters inside HTML (a 3xx page linking to the redirect, a form_post page).
+_HTML_PARAMS = re.compile(
+    r"""(?P<name>\b(?:code|access_token|id_token|refresh_token))(?P<sep>=|"\s+value=")(?P<value>[^&"'\s<>]+)""",
+    re.I,
+)
 _AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _URI_HEADERS = frozenset({"location", "content-location", "referer"})
 _PHONE_PARAMS = frozenset({"login_hint", "msisdn"})
@@ -377,11 +391,27 @@ class _Rules:
         if "application/x-www-form-urlencoded" in kind:
             return self.form(body)
         # Try JSON whatever the label says: a token response served as text/plain must not leak.
-        if "json" in kind or body.lstrip()[:1] in (b"{", b"["):
+        if "json" in kind or body.removeprefix(codecs.BOM_UTF8).lstrip()[:1] in (b"{", b"["):
             return self.json_body(body)
+        if "html" in kind:
+            return self.html(body)
         if not kind and _FORM_LIKE.fullmatch(body):
             return self.form(body)
         return body
+
+    def html(self, body: bytes) -> bytes:
+        """Codes and tokens in links and form_post fields of an HTML page."""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body
+
+        def replace(match: re.Match[str]) -> str:
+            kind = _PARAM_KINDS[match["name"].lower()]
+            return f"{match['name']}{match['sep']}{self.secret(match['value'], kind)}"
+
+        new = _HTML_PARAMS.sub(replace, text)
+        return body if new == text else new.encode("utf-8")
 
     def json_body(self, body: bytes) -> bytes:
         bom = body.startswith(codecs.BOM_UTF8)

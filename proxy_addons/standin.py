@@ -30,7 +30,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # else each keep-alive answer waits ~40 ms for a delayed ACK
 
     def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length") or "0"
+        if not declared.isdigit():
+            self.send_error(400, "bad Content-Length")
+            return
+        length = int(declared)
         if length > MAX_BODY:
             self.send_error(413)
             return

@@ -90,8 +90,9 @@ class Tape:
         """Interactions added in this run."""
         return len(self.cassette.interactions) - self.replayable
 
-    def find(self, request: Request) -> Hit | Miss:
-        """The recorded answer for `request`, or why there is none."""
+    def find(self, request: Request, explain: bool = True) -> Hit | Miss:
+        """The recorded answer for `request`, or why there is none. The nearest recorded request is
+        looked for (a scan) only when `explain`: when the miss is answered, not forwarded."""
         masked = self.scrubber.mask(request)
         # The positions of identical recordings name their class of requests: no second key needed.
         positions = tuple(p for p in self.index.positions(masked) if p < self.replayable)
@@ -106,6 +107,8 @@ class Tape:
             return Miss(f"{label}: all {len(positions)} recorded answers to this request were already served")
         if self.replayable == 0:
             return Miss(f"{label}: the cassette {self.path.name} holds no recorded interactions")
+        if not explain:
+            return Miss(f"{label}: no recorded interaction matches")
         nearest = self.index.nearest(masked)
         if nearest is None or nearest.position >= self.replayable:
             return Miss(f"{label}: no recorded interaction matches")

@@ -168,8 +168,24 @@ def test_ignore_json_fields_dotted_path_through_arrays() -> None:
 
 
 def test_ignore_json_fields_not_applied_to_form_bodies() -> None:
-    config = MatchConfig(ignore_json_fields=frozenset({"state"}))
-    assert not same(req(body="state=1", headers=FORM), req(body="state=2", headers=FORM), config)
+    config = MatchConfig(ignore_json_fields=frozenset({"scope"}))
+    assert not same(req(body="scope=1", headers=FORM), req(body="scope=2", headers=FORM), config)
+
+
+def test_oauth_values_made_up_per_run_are_ignored_by_default() -> None:
+    base = (
+        "https://api.orange.com/openidconnect/playground/v1.0/authorize?client_id=a&login_hint=tel%3A%2B990"
+    )
+    assert same(req(uri=base + "&state=one&nonce=1&code_challenge=x"), req(uri=base + "&state=two&nonce=2"))
+    assert not same(req(uri=base + "&scope=openid"), req(uri=base + "&scope=other"))
+    assert same(req(body="code=c&state=1", headers=FORM), req(body="code=c&state=2", headers=FORM))
+
+
+def test_more_params_can_be_ignored_and_defaults_switched_off() -> None:
+    extra = MatchConfig(ignore_params=MatchConfig().ignore_params | {"ts"})
+    assert same(req(uri="https://h/p?ts=1&a=b"), req(uri="https://h/p?a=b&ts=2"), extra)
+    strict = MatchConfig(ignore_params=frozenset())
+    assert not same(req(uri="https://h/p?state=1"), req(uri="https://h/p?state=2"), strict)
 
 
 def test_form_bodies_sorted_pairs() -> None:

@@ -10,10 +10,16 @@ from proxy_addons.modes import sources
     [
         ({"mode": "synth"}, ("synth",)),
         ({"mode": "synth", "unknown_path": True}, ("synth",)),
-        ({"mode": "synth", "unknown_path": True, "forward_unknown": True}, ("upstream",)),
+        ({"mode": "synth", "unknown_path": True, "forward_unknown": True}, ("passthrough",)),
         ({"mode": "replay"}, ("cassette", "miss")),
         ({"mode": "replay", "miss": "synth"}, ("cassette", "synth")),
-        ({"mode": "replay", "miss": "passthrough"}, ("cassette", "upstream")),
+        ({"mode": "replay", "miss": "passthrough"}, ("cassette", "passthrough")),
+        # A cassette that may not be written to stays unwritten whatever the miss policy.
+        ({"mode": "record", "record_mode": "none", "miss": "passthrough"}, ("cassette", "passthrough")),
+        (
+            {"mode": "record", "record_mode": "once", "cassette_existed": True, "miss": "passthrough"},
+            ("cassette", "passthrough"),
+        ),
         ({"mode": "record", "record_mode": "all", "cassette_existed": True}, ("upstream",)),
         ({"mode": "record", "record_mode": "once", "cassette_existed": False}, ("upstream",)),
         ({"mode": "record", "record_mode": "once", "cassette_existed": True}, ("cassette", "miss")),

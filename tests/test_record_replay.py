@@ -129,30 +129,30 @@ def test_replay_in_process_with_vcrpy_requests_and_httpx(proxy_factory, tls_file
 
 
 def test_a_cassette_vcrpy_recorded_is_served_by_the_proxy_to_curl(proxy_factory, tls_files, tmp_path):
-    """vcrpy + requests record straight from a gzip-encoding stand-in (vcrpy keeps Content-Encoding: gzip
-    with a decoded body); the proxy serves that cassette to curl."""
+    """Plain vcrpy + requests record straight from a gzip-encoding stand-in; vcrpy keeps
+    `Content-Encoding: gzip` beside the decoded body. The proxy serves that cassette to curl."""
+    import vcr as vcrpy
+
     server = stand_in(tls_files, gzip=True)
     with serving(server):
         base = server.url
-        vcr = orange_vcr(
-            cassette_library_dir=str(tmp_path), record_mode="once", decode_compressed_response=False
-        )
-        with vcr.use_cassette("vcrpy.yaml"):
+        with vcrpy.VCR(record_mode="once").use_cassette(str(tmp_path / "vcrpy.yaml")):
             session = requests.Session()
             session.trust_env = False
+            session.verify = str(tls_files[0])
             token = session.post(
-                base + "/oauth/v3/token",
-                auth=CLIENT,
-                data={"grant_type": "client_credentials"},
-                verify=str(tls_files[0]),
+                base + "/oauth/v3/token", auth=CLIENT, data={"grant_type": "client_credentials"}
             )
             verified = session.post(
                 base + "/camara/location-verification/orange-lab/v0/verify",
                 headers=bearer(token.json()["access_token"]),
                 json=dlv_body(),
-                verify=str(tls_files[0]),
             )
     assert verified.json()["verificationResult"] == "TRUE"
+    recorded = yaml.safe_load((tmp_path / "vcrpy.yaml").read_text())["interactions"][1]["response"]
+    assert recorded["headers"]["Content-Encoding"] == ["gzip"]  # the vcrpy quirk this test is about
+    assert json.loads(recorded["body"]["string"]) == verified.json()  # ...with a body that is not gzip
+
     host = urlsplit(base).netloc
     replaying = proxy_factory(
         "--cassette", str(tmp_path / "vcrpy.yaml"), "--intercept-host", host, subcommand="replay"
@@ -165,12 +165,14 @@ def test_a_cassette_vcrpy_recorded_is_served_by_the_proxy_to_curl(proxy_factory,
         "Authorization: Bearer whatever",
         "-H",
         "Content-Type: application/json",
+        "--compressed",
         "-d",
         json.dumps(dlv_body()),
     )
     assert status == 200
     assert json.loads(body) == verified.json()
-    assert "content-encoding" not in headers or headers["content-encoding"] == "identity"
+    assert "content-encoding" not in headers
+    assert headers["content-length"] == str(len(body))
 
 
 def test_gzip_upstream_answers_are_stored_uncompressed(proxy_factory, tls_files, tmp_path):
@@ -340,3 +342,77 @@ def test_the_pytest_fixture_replays_a_proxy_recording(
     recorded = app_flow(recorder(proxy_factory, tls_files, standin, tmp_path / "fixture.yaml").session())
     with orange_vcr.use_cassette("fixture.yaml"):
         assert app_flow(requests.Session()) == recorded
+
+
+def test_replay_brings_back_the_apps_own_state(proxy_factory, tls_files, standin, tmp_path):
+    cassette = tmp_path / "state.yaml"
+    params = {
+        "response_type": "code",
+        "client_id": CLIENT[0],
+        "redirect_uri": REDIRECT,
+        "scope": SCOPE,
+        "login_hint": "tel:+990123456789",
+    }
+    recording = recorder(proxy_factory, tls_files, standin, cassette).session()
+    recording.get(AUTHORIZE, params={**params, "state": "first-run", "nonce": "n1"}, allow_redirects=False)
+    replay = proxy_factory("--cassette", str(cassette), subcommand="replay").session()
+    answer = replay.get(
+        AUTHORIZE, params={**params, "state": "second run!", "nonce": "n2"}, allow_redirects=False
+    )
+    assert answer.status_code == 302  # a new state and nonce still match
+    query = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert query["state"] == ["second run!"]
+    assert query["code"] == ["SCRUBBED-CODE-0001"]
+
+
+@pytest.mark.parametrize("record_mode", ["none", "once"])
+def test_passthrough_never_writes_a_replay_only_cassette(
+    proxy_factory, tls_files, standin, tmp_path, record_mode
+):
+    cassette = tmp_path / "frozen.yaml"
+    token_call(recorder(proxy_factory, tls_files, standin, cassette).session())
+    before = cassette.read_bytes()
+    session = recorder(
+        proxy_factory, tls_files, standin, cassette, "--record-mode", record_mode, "--miss", "passthrough"
+    ).session()
+    assert verify_call(session, "anything").status_code == 401  # forwarded to the stand-in
+    assert len(standin.requests) == 2
+    assert cassette.read_bytes() == before
+
+
+def test_an_empty_cassette_file_is_recorded_into(proxy_factory, tls_files, standin, tmp_path):
+    cassette = tmp_path / "empty.yaml"
+    cassette.write_text("")
+    token_call(recorder(proxy_factory, tls_files, standin, cassette).session())
+    assert len(yaml.safe_load(cassette.read_text())["interactions"]) == 1
+
+
+def test_a_cassette_that_would_inject_headers_is_refused(tmp_path):
+    import subprocess
+
+    from conftest import orange_proxy_command
+
+    cassette = tmp_path / "evil.yaml"
+    cassette.write_text(
+        "interactions:\n- request: {method: GET, uri: 'https://api.orange.com/x', body: null, headers: {}}\n"
+        "  response:\n    status: {code: 200, message: OK}\n"
+        "    headers: {X-A: [\"a\\r\\nInjected: yes\"]}\n    body: {string: ''}\nversion: 1\n"
+    )
+    result = subprocess.run(
+        [
+            *orange_proxy_command(),
+            "replay",
+            "--cassette",
+            str(cassette),
+            "--listen-port",
+            "0",
+            "--confdir",
+            str(tmp_path / "conf"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "interaction #1 is malformed" in result.stderr and "line break" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -21,6 +21,7 @@ TAPE_OPTIONS = {
     "orange_cassette",
     "orange_exhausted",
     "orange_ignore_json_fields",
+    "orange_ignore_params",
     "orange_match_headers",
     "orange_scrub_headers",
     "orange_scrub_params",
@@ -71,6 +72,12 @@ class Cassettes:
             "JSON body fields (name or dotted path) replay ignores.",
         )
         loader.add_option(
+            "orange_ignore_params",
+            Sequence[str],
+            [],
+            "Query/form parameters replay ignores, beyond state, nonce and code_challenge (always ignored).",
+        )
+        loader.add_option(
             "orange_match_headers", Sequence[str], [], "Headers whose values replay also matches."
         )
         loader.add_option("orange_scrub_headers", Sequence[str], [], "More headers to scrub when recording.")
@@ -106,6 +113,7 @@ class Cassettes:
                 MatchConfig(
                     ignore_json_fields=frozenset(options.orange_ignore_json_fields),
                     match_headers=tuple(h.lower() for h in options.orange_match_headers),
+                    ignore_params=MatchConfig().ignore_params | frozenset(options.orange_ignore_params),
                 ),
                 ScrubConfig(
                     headers=frozenset(h.lower() for h in options.orange_scrub_headers),

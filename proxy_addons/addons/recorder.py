@@ -37,7 +37,12 @@ class Recorder:
         if tape is None or ctx.options.orange_mode != "record" or flow.metadata.get(ACTION) != "forwarded":
             return
         interaction = to_interaction(flow, flow.metadata[ORIGINAL_URL])
-        interaction.meta = self._meta(flow, interaction)
+        try:
+            interaction.meta = self._meta(flow, interaction)
+        except Exception:  # the metadata is a nicety; the exchange itself must not be lost
+            log.exception(
+                "orange-proxy: no metadata for %s; recording the exchange without it", flow.request.url
+            )
         try:
             tape.record(interaction)
         except OSError as exc:
@@ -60,17 +65,17 @@ class Recorder:
 
     def _schema_verdict(self, route, interaction: Interaction) -> dict[str, object] | None:
         """Our schemas' verdict on a recorded answer (None where we have no schema: other paths)."""
+        response = interaction.response
         if route.api is GATEWAY or route.operation is None or self.core.engine is None:
             return None
-        response = interaction.response
+        if 300 <= response.status < 400:  # a redirect's body (if any) is for browsers, not the contract
+            return None
         ref = f"{route.api.name}#{route.operation.name}.{response.status}"
         try:
             data = json.loads(response.body) if response.body else None
-        except ValueError:
+        except (ValueError, RecursionError):
             problems = ["the body is not JSON"]
         else:
-            if data is None and response.status in (204, 302):
-                return {"ref": ref, "valid": True}
             problems = self.core.engine.schemas.check_response(ref, response.status, data)
         if problems:
             self.drift.append(

@@ -6,7 +6,7 @@ from mitmproxy import http
 
 ROUTE = "orange.route"  # the Route of a classified flow (absent: not ours, pass through)
 PLAN = "orange.plan"  # answer sources still to try, e.g. ("cassette", "upstream")
-ACTION = "orange.action"  # what answered: synthesised, replayed, replay-miss, forwarded
+ACTION = "orange.action"  # what answered: synthesised, replayed, replay-miss, forwarded, passed-through
 ORIGINAL_URL = "orange.original_url"  # the URL the app asked for, before any --upstream rewrite
 MISS = "orange.miss"  # why the cassette could not answer
 

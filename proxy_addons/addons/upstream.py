@@ -51,7 +51,7 @@ class Upstream:
         source = next_source(flow)
         if source is None:
             return
-        if source != "upstream":
+        if source not in ("upstream", "passthrough"):
             # Defensive: every plan ends in a source that answers; if one did not, refuse.
             log.error(
                 "orange-proxy: nothing answered %s (plan %s)",
@@ -65,7 +65,8 @@ class Upstream:
             )
             return
         flow.metadata[ORIGINAL_URL] = flow.request.pretty_url
-        flow.metadata[ACTION] = "forwarded"
+        # Only "upstream" answers are recorded; "passthrough" is a miss policy, never written down.
+        flow.metadata[ACTION] = "forwarded" if source == "upstream" else "passed-through"
         if self.base is not None:
             scheme, host, port, prefix = self.base
             flow.request.scheme, flow.request.host, flow.request.port = scheme, host, port
