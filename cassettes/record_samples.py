@@ -9,8 +9,6 @@ would with requests, and stops it. Nothing here is written by hand, and nothing 
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import re
 import shutil
 import signal
@@ -23,15 +21,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from proxy_addons.engine import Engine, Settings
 from proxy_addons.rules import load_rules
 from proxy_addons.schemas import default_store
-from proxy_addons.standin import StandInServer, serving
+from proxy_addons.standin import StandInServer, self_signed_certificate, serving
 
 ORANGE = "https://api.orange.com"
 V3_TOKEN = ORANGE + "/oauth/v3/token"
@@ -49,34 +43,6 @@ clients:
   - client_id: unsubscribed-app
     apis: [oauth, number-verification]
 """
-
-
-def certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "api.orange.com stand-in")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "standin.pem", directory / "standin.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -196,7 +162,7 @@ def record(out_dir: Path, names: list[str] | None = None) -> list[Path]:
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        cert, key = certificate(work)
+        cert, key = self_signed_certificate(work)
         rules = work / "standin-rules.yaml"
         rules.write_text(STAND_IN_RULES)
         engine = Engine(load_rules([rules], default_store()), Settings(token_lifetime=TOKEN_LIFETIME))

@@ -209,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--cert", metavar="PEM", type=_readable_file, help="certificate (omit for plain HTTP)"
     )
     standin.add_argument("--key", metavar="PEM", type=_readable_file, help="its private key")
+    standin.add_argument(
+        "--self-signed",
+        metavar="DIR",
+        help="serve HTTPS with a throw-away certificate written to DIR/standin-cert.pem (trust that file)",
+    )
     standin.add_argument("--gzip", action="store_true", help="gzip every answer")
     _add_engine_flags(standin)
 
@@ -324,6 +329,16 @@ def _standin(args: argparse.Namespace) -> int:
     if bool(args.cert) != bool(args.key):
         print("orange-proxy: --cert and --key go together", file=sys.stderr)
         return 2
+    if args.self_signed:
+        from proxy_addons.standin import self_signed_certificate
+
+        try:
+            cert, key = self_signed_certificate(Path(args.self_signed))
+        except OSError as exc:
+            print(f"orange-proxy: cannot write the certificate: {exc.strerror}", file=sys.stderr)
+            return 2
+        args.cert, args.key = str(cert), str(key)
+        print(f"orange-proxy standin: certificate {cert}", flush=True)
     try:
         rules = load_rules(args.rules or [], default_store())
     except RulesError as exc:

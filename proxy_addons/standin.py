@@ -3,7 +3,8 @@
 Recording needs a real upstream. When the real one is out of reach (CI, no account), this one answers
 exactly as the synthesising proxy would, over a real socket with its own TLS certificate:
 
-    orange-proxy standin --port 8443 --cert cert.pem --key key.pem
+    orange-proxy standin --listen-port 8443 --cert cert.pem --key key.pem
+    orange-proxy standin --self-signed DIR        (writes DIR/standin-cert.pem and its key)
 
 `gzip=True` compresses every answer (Content-Encoding: gzip), as some gateways do.
 """
@@ -16,6 +17,9 @@ import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from proxy_addons.engine import Engine
@@ -109,6 +113,43 @@ class StandInServer(http.server.ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"{self.scheme}://{host}:{port}"
+
+
+def self_signed_certificate(directory: Path, lifetime: timedelta = timedelta(days=1)) -> tuple[Path, Path]:
+    """A throw-away certificate for 127.0.0.1 and localhost, signed by itself: (cert, key) PEM files.
+    Clients (or `orange-proxy record --upstream-ca`) trust the cert file itself."""
+    from cryptography import x509  # mitmproxy depends on it
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orange-proxy stand-in for api.orange.com")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + lifetime)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "standin-cert.pem", directory / "standin-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
 
 
 @contextmanager

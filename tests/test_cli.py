@@ -250,3 +250,45 @@ def test_port_in_use_is_a_clear_error(tmp_path):
         result = run("--listen-port", str(port), "--confdir", str(tmp_path / "conf"), cwd=tmp_path)
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+
+
+def test_standin_serves_https_with_a_self_signed_certificate(tmp_path):
+    """`orange-proxy standin --self-signed DIR`: a local HTTPS api.orange.com to record against."""
+    import requests
+
+    port = free_port()
+    log = tmp_path / "standin.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                *orange_proxy_command(),
+                "standin",
+                "--listen-port",
+                str(port),
+                "--self-signed",
+                str(tmp_path / "tls"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while "standin ready" not in log.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        answer = requests.post(
+            f"https://127.0.0.1:{port}/oauth/v3/token",
+            auth=("a", "b"),
+            data={"grant_type": "client_credentials"},
+            verify=str(tmp_path / "tls" / "standin-cert.pem"),
+        )
+        assert answer.json()["token_type"] == "Bearer"
+        bad = requests.post(
+            f"https://127.0.0.1:{port}/oauth/v3/token",
+            headers={"Content-Length": "abc"},
+            verify=str(tmp_path / "tls" / "standin-cert.pem"),
+        )
+        assert bad.status_code == 400
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
