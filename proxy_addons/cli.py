@@ -82,6 +82,23 @@ def _add_proxy_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_fault_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("faults and events")
+    group.add_argument(
+        "--fault",
+        metavar="SPEC",
+        action="append",
+        help="inject a fault, e.g. token_expired, latency:ms=1500,api=location-verification, "
+        "service_unavailable:times=2, reset:p=0.3,seed=7 (repeatable)",
+    )
+    group.add_argument(
+        "--faults", metavar="FILE", type=_readable_file, help="a scenario file of faults (YAML)"
+    )
+    group.add_argument(
+        "--event-log", metavar="FILE", help="append every exchange and fault to FILE as JSON lines"
+    )
+
+
 def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("answers")
     group.add_argument(
@@ -173,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_proxy_flags(synth)
     _add_engine_flags(synth)
+    _add_fault_flags(synth)
 
     record = commands.add_parser(
         "record",
@@ -182,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_proxy_flags(record)
     _add_cassette_flags(record, recording=True)
     _add_engine_flags(record)
+    _add_fault_flags(record)
 
     replay = commands.add_parser(
         "replay",
@@ -191,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_proxy_flags(replay)
     _add_cassette_flags(replay, recording=False)
     _add_engine_flags(replay)
+    _add_fault_flags(replay)
 
     cassette = commands.add_parser("cassette", help="work on cassette files")
     cassette_commands = cassette.add_subparsers(dest="cassette_command", metavar="ACTION", required=True)
@@ -250,6 +270,9 @@ FLAG_OPTIONS = {
     "scrub_header": "orange_scrub_headers",
     "scrub_param": "orange_scrub_params",
     "scrub_json_field": "orange_scrub_json_fields",
+    "fault": "orange_faults",
+    "faults": "orange_fault_file",
+    "event_log": "orange_event_log",
 }
 # Switches that only ever turn something on.
 SWITCH_OPTIONS = {"upstream_insecure": "ssl_insecure", "pseudonymise_numbers": "orange_pseudonymise_numbers"}

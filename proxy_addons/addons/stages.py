@@ -9,6 +9,7 @@ PLAN = "orange.plan"  # answer sources still to try, e.g. ("cassette", "upstream
 ACTION = "orange.action"  # what answered: synthesised, replayed, replay-miss, forwarded, passed-through
 ORIGINAL_URL = "orange.original_url"  # the URL the app asked for, before any --upstream rewrite
 MISS = "orange.miss"  # why the cassette could not answer
+FAULT = "orange.fault"  # the faults injected into a flow: [{"id", "fault"}, ...]
 
 
 def next_source(flow: http.HTTPFlow) -> str | None:

@@ -1,0 +1,118 @@
+"""Event log: every exchange of ours and every injected fault, as one JSON object each.
+
+Written as JSON lines to `orange_event_log` (a file) when set, and kept in a bounded in-memory ring
+that the control API serves, so a tester can line up what the app did with what the proxy did.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from mitmproxy import ctx, exceptions, http
+
+from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, ROUTE
+
+log = logging.getLogger(__name__)
+
+RING_SIZE = 1000  # events kept in memory; the file keeps everything
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EventLog:
+    name = "orange_event_log"
+
+    def __init__(self) -> None:
+        self.events: deque[dict[str, Any]] = deque(maxlen=RING_SIZE)
+        self.counter = 0  # events ever logged; gives each a sequence number
+        self._file: IO[str] | None = None
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "orange_event_log",
+            str,
+            "",
+            "Append every exchange and injected fault to this file, one JSON object a line.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "orange_event_log" not in updated:
+            return
+        self._close()
+        path = ctx.options.orange_event_log
+        if path:
+            try:
+                # Line-buffered: each event is on disk when its line is complete.
+                self._file = open(os.path.expanduser(path), "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            except OSError as exc:
+                message = f"orange-proxy: cannot write the event log {path}: {exc.strerror}"
+                raise exceptions.OptionsError(message) from None
+
+    def add(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Log one event (the pipeline's own, or one a control action makes)."""
+        self.counter += 1
+        event = {"seq": self.counter, "time": _now(), **event}
+        self.events.append(event)
+        if self._file is not None:
+            try:
+                self._file.write(json.dumps(event, ensure_ascii=False) + "\n")
+            except OSError as exc:
+                log.error("orange-proxy: event log write failed: %s", exc)
+        return event
+
+    def since(self, seq: int = 0, limit: int = RING_SIZE) -> list[dict[str, Any]]:
+        """Events after sequence number `seq`, oldest first (newest last)."""
+        newer = [e for e in self.events if e["seq"] > seq]
+        return newer[-limit:]
+
+    # The pipeline's end: every flow of ours, answered or failed ---------------------------------
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._flow_event(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._flow_event(flow)
+
+    def _flow_event(self, flow: http.HTTPFlow) -> None:
+        route = flow.metadata.get(ROUTE)
+        if route is None:
+            return
+        started = flow.request.timestamp_start
+        peer = flow.client_conn.peername
+        event: dict[str, Any] = {
+            "type": "exchange",
+            "client": f"{peer[0]}:{peer[1]}" if peer else None,
+            "request": {
+                "method": flow.request.method,
+                "url": flow.metadata.get(ORIGINAL_URL) or flow.request.pretty_url,
+                "route": route.label,
+            },
+            "action": flow.metadata.get(ACTION, "none"),
+        }
+        if flow.response is not None:
+            event["status"] = flow.response.status_code
+        if flow.error is not None:
+            event["error"] = flow.error.msg
+        if FAULT in flow.metadata:
+            event["fault"] = flow.metadata[FAULT]
+        if MISS in flow.metadata:
+            event["miss"] = flow.metadata[MISS]
+        if started:
+            event["duration_ms"] = round((time.time() - started) * 1000, 1)
+        self.add(event)
+
+    def _close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def done(self) -> None:
+        self._close()
