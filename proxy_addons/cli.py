@@ -97,6 +97,12 @@ def _add_fault_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--event-log", metavar="FILE", help="append every exchange and fault to FILE as JSON lines"
     )
+    group.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on the control API from every client "
+        "(without it, only loopback clients are answered)",
+    )
 
 
 def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
@@ -273,6 +279,7 @@ FLAG_OPTIONS = {
     "fault": "orange_faults",
     "faults": "orange_fault_file",
     "event_log": "orange_event_log",
+    "control_token": "orange_control_token",
 }
 # Switches that only ever turn something on.
 SWITCH_OPTIONS = {"upstream_insecure": "ssl_insecure", "pseudonymise_numbers": "orange_pseudonymise_numbers"}

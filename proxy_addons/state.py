@@ -101,6 +101,10 @@ class TokenStore:
     def get(self, value: str) -> Token | None:
         return self._tokens.get(value)
 
+    def live(self) -> list[Token]:
+        now = self.clock()
+        return [t for t in self._tokens.values() if not t.expired(now)]
+
     def expire(self, predicate: Callable[[Token], bool] = lambda t: True) -> int:
         """Expire matching live tokens now (fault injection); returns how many."""
         now = self.clock()

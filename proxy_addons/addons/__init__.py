@@ -11,6 +11,7 @@ the flow metadata keys in `stages`.
 from __future__ import annotations
 
 from proxy_addons.addons.cassettes import Cassettes
+from proxy_addons.addons.control import Control
 from proxy_addons.addons.core import Core
 from proxy_addons.addons.eventlog import EventLog
 from proxy_addons.addons.faulting import BodyFaults, Faults
@@ -26,11 +27,13 @@ def default_addons() -> list[object]:
     core = Core()
     cassettes = Cassettes()
     events = EventLog()
+    faults = Faults(core, events)
     return [
         core,
         cassettes,
+        Control(core, faults, events),  # http://orange-proxy.test/api/…, before anything classifies
         Intercept(core, cassettes),
-        Faults(core, events),
+        faults,
         Replayer(cassettes),
         Synthesiser(core),
         Upstream(),
@@ -43,6 +46,7 @@ def default_addons() -> list[object]:
 __all__ = [
     "BodyFaults",
     "Cassettes",
+    "Control",
     "Core",
     "EventLog",
     "Faults",

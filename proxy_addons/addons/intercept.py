@@ -9,7 +9,7 @@ from mitmproxy import ctx, exceptions, http, tls
 
 from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.core import Core
-from proxy_addons.addons.stages import PLAN, ROUTE
+from proxy_addons.addons.stages import CONTROL_HOST, PLAN, ROUTE
 from proxy_addons.apis import GATEWAY
 from proxy_addons.modes import sources
 
@@ -63,7 +63,8 @@ class Intercept:
         server = data.context.server.address
         host = data.client_hello.sni or (server[0] if server else "")
         port = server[1] if server else 443
-        if not self.intercepts(host, port):
+        # The control host is ours too: https://orange-proxy.test works for clients that trust the CA.
+        if not self.intercepts(host, port) and host.lower().rstrip(".") != CONTROL_HOST:
             data.ignore_connection = True
 
     def request(self, flow: http.HTTPFlow) -> None:

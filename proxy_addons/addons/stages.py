@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+CONTROL_HOST = "orange-proxy.test"  # the control API's reserved host (.test never resolves)
 ROUTE = "orange.route"  # the Route of a classified flow (absent: not ours, pass through)
 PLAN = "orange.plan"  # answer sources still to try, e.g. ("cassette", "upstream")
 ACTION = "orange.action"  # what answered: synthesised, replayed, replay-miss, forwarded, passed-through

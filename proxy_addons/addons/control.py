@@ -1,0 +1,169 @@
+"""The control API, served by the proxy itself on the reserved host `orange-proxy.test` (`.test` never
+resolves on the internet), as mitmproxy serves mitm.it. JSON in and out:
+
+    GET    /api/state          mode, profile, live tokens, known numbers, counters
+    GET    /api/faults         the faults, with their counters
+    POST   /api/faults         {"fault": "<spec>"} or a structured fault as in a scenario file → 201
+    DELETE /api/faults/{id}    remove one → 204
+    DELETE /api/faults         remove all
+    GET    /api/events?since=N the event log, newest last
+
+Only loopback clients are answered, unless `orange_control_token` is set: then every client must send
+`Authorization: Bearer <token>`, and the address no longer matters.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+import time
+from typing import Any
+
+from mitmproxy import ctx, http
+
+from proxy_addons.addons.core import Core
+from proxy_addons.addons.eventlog import EventLog
+from proxy_addons.addons.faulting import Faults
+from proxy_addons.addons.stages import ACTION, CONTROL_HOST
+from proxy_addons.faults import FaultError
+from proxy_addons.model import json_object
+
+
+def _json(status: int, data: Any, **headers: str) -> http.Response:
+    body = b"" if data is None else json.dumps(data, ensure_ascii=False).encode("utf-8")
+    return http.Response.make(
+        status, body, {"Content-Type": "application/json", "Cache-Control": "no-store", **headers}
+    )
+
+
+def _loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack listener
+    return (mapped or ip).is_loopback
+
+
+class Control:
+    name = "orange_control"
+
+    def __init__(self, core: Core, faults: Faults, events: EventLog) -> None:
+        self.core = core
+        self.faults = faults
+        self.events = events
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "orange_control_token",
+            str,
+            "",
+            f"Require 'Authorization: Bearer <token>' on the control API (http://{CONTROL_HOST}/api/) from "
+            "every client. Empty: only loopback clients are answered.",
+        )
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or flow.request.pretty_host.lower().rstrip(".") != CONTROL_HOST:
+            return
+        flow.metadata[ACTION] = "control"
+        refusal = self._refusal(flow)
+        flow.response = refusal or self._route(flow)
+
+    def _refusal(self, flow: http.HTTPFlow) -> http.Response | None:
+        token = ctx.options.orange_control_token
+        if token:
+            scheme, _, given = flow.request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not secrets.compare_digest(
+                given.strip().encode(), token.encode()
+            ):
+                return _json(
+                    401,
+                    {"error": "the control API needs Authorization: Bearer <control token>"},
+                    **{"WWW-Authenticate": 'Bearer realm="orange-proxy"'},
+                )
+            return None
+        peer = flow.client_conn.peername
+        if not peer or not _loopback(peer[0]):
+            return _json(
+                403, {"error": "the control API answers loopback clients only (start with --control-token)"}
+            )
+        return None
+
+    def _route(self, flow: http.HTTPFlow) -> http.Response:
+        path = flow.request.path.partition("?")[0].rstrip("/")
+        method = flow.request.method
+        routes = {
+            "/api/state": {"GET": self._state},
+            "/api/events": {"GET": self._events},
+            "/api/faults": {"GET": self._list, "POST": self._add, "DELETE": self._clear},
+        }
+        if path.startswith("/api/faults/") and path.count("/") == 3:
+            handlers = {"DELETE": lambda f: self._remove(path.rsplit("/", 1)[1])}
+        else:
+            handlers = routes.get(path)
+        if handlers is None:
+            return _json(404, {"error": f"no control resource at {path or '/'}", "resources": sorted(routes)})
+        handler = handlers.get(method)
+        if handler is None:
+            return _json(405, {"error": f"{method} is not allowed here"}, Allow=", ".join(sorted(handlers)))
+        return handler(flow)
+
+    def _state(self, flow: http.HTTPFlow) -> http.Response:
+        engine, state = self.core.engine, self.core.state
+        assert engine is not None and state is not None
+        now = time.time()
+        tokens = [
+            {
+                "client_id": t.client_id,
+                "issuer": t.issuer,
+                "scopes": sorted(t.scopes),
+                "phone_number": t.phone_number,
+                "expires_in": round(t.expires_at - now),
+            }
+            for t in state.tokens.live()
+        ]
+        return _json(
+            200,
+            {
+                "mode": ctx.options.orange_mode,
+                "profile": engine.settings.profile,
+                "cassette": ctx.options.orange_cassette or None,
+                "live_tokens": tokens,
+                "known_numbers": sorted(state.directory.locations),
+                "playground_numbers": "+990…",
+                "faults": [f.describe() for f in self.faults.faults],
+                "counters": {"events": self.events.counter, "faults": len(self.faults.faults)},
+            },
+        )
+
+    def _events(self, flow: http.HTTPFlow) -> http.Response:
+        since = flow.request.query.get("since", "0")
+        if not since.isdigit():
+            return _json(400, {"error": "since must be an event sequence number"})
+        return _json(200, {"events": self.events.since(int(since))})
+
+    def _list(self, flow: http.HTTPFlow) -> http.Response:
+        return _json(200, {"faults": [f.describe() for f in self.faults.faults]})
+
+    def _add(self, flow: http.HTTPFlow) -> http.Response:
+        try:
+            body = json_object(flow.request.get_content(strict=False) or b"")
+        except ValueError as exc:
+            return _json(400, {"error": f"expected a JSON object: {exc}"})
+        if not isinstance(body.get("fault"), str):
+            return _json(400, {"error": 'expected {"fault": "<spec>"} or a structured fault'})
+        try:
+            # {"fault": "latency:ms=200"} is a spec; any other key makes it a structured fault.
+            fault = self.faults.add(body["fault"] if len(body) == 1 else body)
+        except FaultError as exc:
+            return _json(400, {"error": str(exc)})
+        return _json(201, fault.describe(), Location=f"/api/faults/{fault.id}")
+
+    def _remove(self, fault_id: str) -> http.Response:
+        if self.faults.remove(fault_id):
+            return _json(204, None)
+        return _json(404, {"error": f"no fault {fault_id}"})
+
+    def _clear(self, flow: http.HTTPFlow) -> http.Response:
+        return _json(200, {"removed": self.faults.clear()})
