@@ -142,8 +142,8 @@ def test_latency_does_not_stall_other_requests(proxy_factory):
         thread.join()
     elapsed = time.monotonic() - started
     assert results == [200] * 4
-    assert 0.8 <= elapsed < 2.4  # four delays overlap instead of adding up to 3.2 s
-    assert quick < 0.7
+    assert 0.8 <= elapsed < 3.0  # four delays overlap instead of adding up to 3.2 s
+    assert quick < 0.8  # less than one delay
 
 
 def test_reset_hang_and_reproducible_probability(proxy_factory):
