@@ -13,7 +13,7 @@ import requests
 import yaml
 from conftest import orange_proxy_command
 from flows import CLIENT, DLV, NV, V3_TOKEN, bearer, dlv_body, lab_token, three_legged_token
-from test_record_replay import stand_in
+from test_record_replay import recorder, stand_in
 
 from proxy_addons.standin import serving
 
@@ -190,16 +190,8 @@ def test_body_faults_never_reach_the_cassette(proxy_factory, tls_files, tmp_path
     cassette = tmp_path / "real.yaml"
     server = stand_in(tls_files)
     with serving(server):
-        proxy = proxy_factory(
-            "--cassette",
-            str(cassette),
-            "--upstream",
-            server.url,
-            "--upstream-ca",
-            str(tls_files[0]),
-            "--fault",
-            "truncate:api=location-verification",
-            subcommand="record",
+        proxy = recorder(
+            proxy_factory, tls_files, server, cassette, "--fault", "truncate:api=location-verification"
         )
         session = proxy.session()
         session.hooks["response"].clear()  # the client is meant to get a broken body here
