@@ -74,3 +74,30 @@ def test_the_intercept_check_is_exact():
         assert f.response is not None
 
     in_proxy(check)
+
+
+def test_fault_commands_through_mitmproxys_command_manager():
+    """What mitmproxy's and mitmweb's prompts call: orange.fault, orange.unfault, orange.faults.clear."""
+    from mitmproxy import exceptions
+
+    async def main() -> None:
+        addons = default_addons()
+        with taddons.context(*addons) as context:
+            faults = next(a for a in addons if a.name == "orange_faults")
+            commands = context.master.commands
+            fault_id = commands.execute("orange.fault service_unavailable:times=2")
+            assert [f.id for f in faults.faults] == [fault_id]
+            assert faults.faults[0].get("times") == 2
+            try:
+                commands.execute("orange.fault teleport")
+            except exceptions.CommandError as exc:
+                assert "teleport" in str(exc)
+            else:
+                raise AssertionError("a bad spec must be refused")
+            commands.execute(f"orange.unfault {fault_id}")
+            assert faults.faults == []
+            commands.execute("orange.fault reset")
+            commands.execute("orange.faults.clear")
+            assert faults.faults == []
+
+    asyncio.run(main())
