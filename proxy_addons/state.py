@@ -182,7 +182,6 @@ class Clients:
     """
 
     rules: Mapping[str, ClientRule] | None = None
-    revoked: dict[str, set[str]] = field(default_factory=dict)  # client_id -> APIs revoked at run time
 
     def authenticate(self, client_id: str, secret: str) -> bool:
         if not client_id:
@@ -203,8 +202,6 @@ class Clients:
         return rule.redirect_uris if rule else None
 
     def subscribed(self, client_id: str, api: str) -> bool:
-        if api in self.revoked.get(client_id, ()):
-            return False
         rule = self.rules.get(client_id) if self.rules else None
         return rule is None or rule.apis is None or api in rule.apis
 
@@ -239,6 +236,5 @@ class ProxyState:
 
     def apply(self, rules: Rules) -> None:
         """Take clients and numbers from (re)loaded rules; issued tokens and codes stay."""
-        revoked = self.clients.revoked
-        self.clients = Clients(rules=rules.clients, revoked=revoked)
+        self.clients = Clients(rules=rules.clients)
         self.directory = Directory({n: rule.location for n, rule in rules.numbers.items()})

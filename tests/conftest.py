@@ -22,8 +22,10 @@ import httpx
 import pytest
 import requests
 
-from proxy_addons.schemas import SchemaStore
-from proxy_addons.standin import self_signed_certificate
+from proxy_addons.engine import Engine, Settings
+from proxy_addons.rules import load_rules
+from proxy_addons.schemas import SchemaStore, default_store
+from proxy_addons.standin import StandInServer, self_signed_certificate, serving
 
 ORANGE = "https://api.orange.com"
 READY = re.compile(r"ready: proxy http://(?P<host>[^:\s]+):(?P<port>\d+); CA certificate (?P<ca>\S+)")
@@ -326,3 +328,31 @@ def camara_proxy(tmp_path_factory, schemas) -> Iterator[Proxy]:
 def tls_files(tmp_path_factory) -> tuple[Path, Path]:
     """(cert, key) of a self-signed certificate for 127.0.0.1 and localhost."""
     return self_signed_certificate(tmp_path_factory.mktemp("tls"))
+
+
+def stand_in(tls_files, **settings) -> StandInServer:
+    """An HTTPS stand-in of api.orange.com (the synthesiser on a real socket); `settings` go to Settings,
+    `gzip=True` compresses its answers."""
+    cert, key = tls_files
+    gzip = settings.pop("gzip", False)
+    engine = Engine(load_rules([], default_store()), Settings(**settings))
+    return StandInServer(engine, certfile=str(cert), keyfile=str(key), gzip=gzip)
+
+
+@pytest.fixture
+def standin(tls_files) -> Iterator[StandInServer]:
+    with serving(stand_in(tls_files)) as server:
+        yield server
+
+
+def recorder(proxy_factory, tls_files, server: StandInServer, cassette: Path, *extra: str):
+    return proxy_factory(
+        "--cassette",
+        str(cassette),
+        "--upstream",
+        server.url,
+        "--upstream-ca",
+        str(tls_files[0]),
+        *extra,
+        subcommand="record",
+    )

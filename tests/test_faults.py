@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from conftest import orange_proxy_command
+from conftest import orange_proxy_command, recorder, stand_in
 from flows import CLIENT, DLV, NV, V3_TOKEN, bearer, dlv_body, lab_token, three_legged_token
-from test_record_replay import recorder, stand_in
 
 from proxy_addons.standin import serving
 

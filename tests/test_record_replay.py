@@ -4,7 +4,6 @@ cassette: through the proxy with the stand-in gone, and in-process with vcrpy + 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,41 +11,13 @@ import httpx
 import pytest
 import requests
 import yaml
+from conftest import recorder, stand_in
 from flows import AUTHORIZE, CLIENT, DLV, NV, PLAYGROUND_TOKEN, REDIRECT, V3_TOKEN, bearer, dlv_body
 
-from proxy_addons.engine import Engine, Settings
-from proxy_addons.rules import load_rules
-from proxy_addons.schemas import default_store
-from proxy_addons.standin import StandInServer, serving
+from proxy_addons.standin import serving
 from proxy_addons.vcr import orange_vcr
 
 SCOPE = "openid number-verification:verify number-verification:device-phone-number:read"
-
-
-def stand_in(tls_files, **settings) -> StandInServer:
-    cert, key = tls_files
-    gzip = settings.pop("gzip", False)
-    engine = Engine(load_rules([], default_store()), Settings(**settings))
-    return StandInServer(engine, certfile=str(cert), keyfile=str(key), gzip=gzip)
-
-
-@pytest.fixture
-def standin(tls_files) -> Iterator[StandInServer]:
-    with serving(stand_in(tls_files)) as server:
-        yield server
-
-
-def recorder(proxy_factory, tls_files, server: StandInServer, cassette: Path, *extra: str):
-    return proxy_factory(
-        "--cassette",
-        str(cassette),
-        "--upstream",
-        server.url,
-        "--upstream-ca",
-        str(tls_files[0]),
-        *extra,
-        subcommand="record",
-    )
 
 
 def app_flow(session: requests.Session) -> list[tuple[int, object]]:

@@ -201,6 +201,8 @@ class Faults:
         token = _bearer(flow)
         if token and token not in self.seen:
             self._remember(token, now, None)
+        if not (self.faults or self.expired or self.revoked):
+            return  # nothing to do: no body parsing on the way of a fault-free session
         facts = self._facts(flow, route)
         fired = [f for f in self.faults if f.consider(facts, now)]
         if fired:
