@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -151,3 +152,19 @@ def json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return data
+
+
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def parse_datetime(text: str) -> datetime:
+    """An RFC 3339 date-time as an aware datetime; ValueError for anything else, an impossible
+    date or time included (February 30th, 25:61). A leap second reads as the second before it."""
+    if not isinstance(text, str) or not _RFC3339.fullmatch(text):
+        raise ValueError(f"{text!r} is not an RFC 3339 date-time")
+    if text[17:19] == "60":
+        text = text[:17] + "59" + text[19:]
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -16,3 +16,11 @@ def schemas_dir() -> Path:
 
 def default_rules_path() -> Path:
     return PACKAGE / "data" / "default-rules.yaml"
+
+
+def playground_numbers_path() -> Path:
+    return PACKAGE / "data" / "playground-numbers.yaml"
+
+
+def control_page_path() -> Path:
+    return PACKAGE / "data" / "control.html"

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
+from proxy_addons.model import parse_datetime
 from proxy_addons.resources import schemas_dir
 
 BASE_URI = "https://orange-camara-proxy.test/schemas/"
@@ -38,6 +39,17 @@ def _pattern(validator, pattern: str, instance: Any, schema: dict) -> Any:
 
 # Draft 2020-12 with ECMA-262 end anchors.
 Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+# jsonschema checks "date-time" only with an extra package; without a check, "2026-02-30T25:61:00Z"
+# would pass and break the code that reads it.
+FORMATS = FormatChecker()
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _date_time(instance: Any) -> bool:
+    if isinstance(instance, str):
+        parse_datetime(instance)
+    return True
 
 
 def describe(error: ValidationError) -> str:
@@ -87,7 +99,7 @@ class SchemaStore:
         if validator is None:
             doc_name, _, def_name = resolved.partition("#")
             schema = {"$ref": f"{BASE_URI}{doc_name}.schema.json#/$defs/{def_name}"}
-            validator = Validator(schema, registry=self.registry, format_checker=FormatChecker())
+            validator = Validator(schema, registry=self.registry, format_checker=FORMATS)
             self._validators[resolved] = validator
         return validator
 

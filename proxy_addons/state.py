@@ -11,12 +11,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from proxy_addons.playground import Playground, location_of
 from proxy_addons.rules import ClientRule, Location, Rules
 
 Clock = Callable[[], float]
-
-# Orange's playground answers for the unassigned country code +990 (ORANGE-AND-CAMARA.md §4.5).
-PLAYGROUND_PREFIX = "+990"
 
 # Issuers: the playground OIDC server and Orange's generic /oauth/v3 server. A token is only good
 # at the APIs its issuer serves.
@@ -208,33 +206,51 @@ class Clients:
 
 @dataclass
 class Directory:
-    """The subscribers the simulated network knows: numbers from the rules, plus the playground's
-    predefined +990 numbers for Number Verification."""
+    """The subscribers the simulated network knows: numbers from the rules (the lab's devices), and
+    the playground's numbers: every predefined +990 one and each client's user-defined ones.
+
+    A client's user-defined number wins over the same number in the rules: the tester set it on
+    purpose, through the Admin API."""
 
     locations: dict[str, Location | None] = field(default_factory=dict)
+    playground: Playground | None = None
 
-    def known_to_playground(self, number: str) -> bool:
-        return number.startswith(PLAYGROUND_PREFIX) or number in self.locations
+    def _user_entry(self, number: str, client_id: str | None):
+        if self.playground is None or client_id is None:
+            return None
+        return self.playground.users.get(client_id, number)
 
-    def known(self, number: str) -> bool:
-        return number in self.locations
+    def known(self, number: str, client_id: str | None = None) -> bool:
+        """Does the network answer for this number (as `client_id` sees it)?"""
+        if number in self.locations:
+            return True
+        return self.playground is not None and self.playground.entry(number, client_id) is not None
 
-    def location(self, number: str) -> Location | None:
-        return self.locations.get(number)
+    def location(self, number: str, client_id: str | None = None) -> Location | None:
+        """Where the network last located the device, or None if it cannot."""
+        entry = self._user_entry(number, client_id)
+        if entry is None and number in self.locations:
+            return self.locations[number]
+        if entry is None and self.playground is not None:
+            entry = self.playground.builtins.read(number, self.playground.clock())
+        return location_of(entry, self.playground.clock()) if entry is not None else None
 
 
 class ProxyState:
     """Everything mutable the APIs share."""
 
-    def __init__(self, rules: Rules, clock: Clock = time.time) -> None:
+    def __init__(self, rules: Rules, clock: Clock = time.time, playground: Playground | None = None) -> None:
         self.clock = clock
         self.tokens = TokenStore(clock)
         self.codes = CodeStore(clock)
         self.clients = Clients()
+        self.playground = playground or Playground(clock)
         self.directory = Directory()
         self.apply(rules)
 
     def apply(self, rules: Rules) -> None:
         """Take clients and numbers from (re)loaded rules; issued tokens and codes stay."""
         self.clients = Clients(rules=rules.clients)
-        self.directory = Directory({n: rule.location for n, rule in rules.numbers.items()})
+        self.directory = Directory(
+            {n: rule.location for n, rule in rules.numbers.items()}, playground=self.playground
+        )

@@ -41,6 +41,7 @@ PATH_SCHEMAS = {
         "device-phone-number",
     ),
     "/camara/location-verification/orange-lab/v0/verify": ("location-verification", "verify"),
+    "/camara/playground/admin/v1.0/action": ("playground-admin", "action"),
 }
 API_PREFIXES = {
     "/": "gateway",
@@ -48,6 +49,7 @@ API_PREFIXES = {
     "/oauth/v3/": "oauth",
     "/camara/playground/api/number-verification/v1/": "number-verification",
     "/camara/location-verification/orange-lab/v0/": "location-verification",
+    "/camara/playground/admin/v1.0/": "playground-admin",
 }
 
 

@@ -52,9 +52,9 @@ def exchange(
     )
 
 
-def three_legged_token(session: requests.Session, number: str, scope: str = NV_SCOPE) -> str:
-    code = redirect_params(authorize(session, number, scope))["code"]
-    response = exchange(session, code)
+def three_legged_token(session: requests.Session, number: str, scope: str = NV_SCOPE, client=CLIENT) -> str:
+    code = redirect_params(authorize(session, number, scope, client_id=client[0]))["code"]
+    response = exchange(session, code, client)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 

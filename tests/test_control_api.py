@@ -98,3 +98,25 @@ def test_only_loopback_clients_without_a_token(peer, status):
             return flow.response.status_code
 
     assert asyncio.run(main()) == status
+
+
+def test_cross_site_pages_cannot_change_faults(proxy_factory):
+    """A web page the tester visits through the proxy must not switch faults (its fetch carries Origin)."""
+    session = proxy_factory().session()
+    evil = {"Origin": "https://evil.example"}
+    refused = session.post(CONTROL + "/faults", json={"fault": "hang"}, headers=evil)
+    assert refused.status_code == 403 and "evil.example" in refused.json()["error"]
+    assert session.delete(CONTROL + "/faults", headers={"Origin": "null"}).status_code == 403
+    assert session.get(CONTROL + "/faults").json() == {"faults": []}
+    own = session.post(
+        CONTROL + "/faults", json={"fault": "hang"}, headers={"Origin": "http://orange-proxy.test"}
+    )
+    assert own.status_code == 201
+
+
+def test_the_page_is_served_with_a_strict_policy(proxy_factory):
+    page = proxy_factory().session().get("http://orange-proxy.test/")
+    assert page.status_code == 200
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "connect-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "<title>orange-proxy control</title>" in page.text

@@ -190,7 +190,14 @@ def test_body_faults_never_reach_the_cassette(proxy_factory, tls_files, tmp_path
     server = stand_in(tls_files)
     with serving(server):
         proxy = recorder(
-            proxy_factory, tls_files, server, cassette, "--fault", "truncate:api=location-verification"
+            proxy_factory,
+            tls_files,
+            server,
+            cassette,
+            "--fault",
+            "truncate:api=location-verification",
+            "--event-log",
+            str(tmp_path / "events.jsonl"),
         )
         session = proxy.session()
         session.hooks["response"].clear()  # the client is meant to get a broken body here
@@ -202,6 +209,29 @@ def test_body_faults_never_reach_the_cassette(proxy_factory, tls_files, tmp_path
             broken.json()
     recorded = yaml.safe_load(cassette.read_text())["interactions"][1]["response"]["body"]["string"]
     assert json.loads(recorded)["verificationResult"] == "TRUE"
+    # The event log says what happened to each: recorded, then recorded and truncated on the way out.
+    logged = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["action"] for e in logged if e["type"] == "exchange"] == ["recorded", "recorded+truncate"]
+
+
+def test_malformed_body_is_not_json_and_logged(proxy_factory, tmp_path):
+    events = tmp_path / "events.jsonl"
+    proxy = proxy_factory(
+        "--fault", "malformed:api=location-verification,times=1", "--event-log", str(events)
+    )
+    session = proxy.session()
+    session.hooks["response"].clear()  # the client is meant to get a broken body here
+    token = lab_token(session)
+    broken = verify(session, token)
+    assert broken.status_code == 200
+    assert broken.headers["Content-Type"].startswith("application/json")  # it claims to be JSON ...
+    with pytest.raises(ValueError):
+        broken.json()  # ... and is not
+    assert int(broken.headers["Content-Length"]) == len(broken.content)
+    assert verify(session, token).json()["verificationResult"] == "TRUE"  # times=1: only once
+    logged = [json.loads(line) for line in events.read_text().splitlines()]
+    actions = [e["action"] for e in logged if e["type"] == "exchange"]
+    assert actions == ["synthesised", "synthesised+malformed", "synthesised"]
 
 
 def test_faults_apply_in_replay_mode(proxy_factory):

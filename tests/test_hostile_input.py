@@ -121,6 +121,38 @@ def test_hostile_number_verification_bodies(local, upstream, body):
     assert len(answer.headers["x-orange-proxy-reason"]) <= 200
 
 
+HOSTILE_ADMIN = {
+    "NaN radius": '{"action": "CREATE", "phoneNumber": "+33611111111", "data": {"location": '
+    '{"available": true, "lastLocationTime": "2026-01-01T00:00:00Z", "latitude": 1, "longitude": 1, '
+    '"radius": NaN}}}',
+    "huge latitude": '{"action": "CREATE", "phoneNumber": "+33611111111", "data": {"location": '
+    '{"available": true, "lastLocationTime": "2026-01-01T00:00:00Z", "latitude": 1e400, "longitude": 1, '
+    '"radius": 10}}}',
+    "impossible date": '{"action": "UPDATE", "phoneNumber": "+990100000000", "data": {"simSwap": '
+    '{"latestSimChange": "2026-02-30T25:61:00Z"}}}',
+    "trailing newline in number": '{"action": "READ", "phoneNumber": "+33611111111\\n"}',
+    "action of another type": '{"action": ["LIST"]}',
+    "deep nesting": '{"action": "UPDATE", "phoneNumber": "+990100000000", "data": {"kyc": '
+    + "[" * 5000
+    + "]" * 5000
+    + "}}",
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_ADMIN.values(), ids=HOSTILE_ADMIN.keys())
+def test_hostile_admin_bodies(local, upstream, body):
+    session = local.session()
+    token = lab_token_at(local, upstream)
+    answer = session.post(
+        f"http://{upstream}/camara/playground/admin/v1.0/action",
+        headers={**bearer(token), "Content-Type": "application/json"},
+        data=body.encode(),
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "INVALID_ARGUMENT"
+    assert len(answer.headers["x-orange-proxy-reason"]) <= 200
+
+
 def lab_token_at(proxy, host: str) -> str:
     answer = proxy.session().post(
         f"http://{host}/oauth/v3/token", auth=CLIENT, data={"grant_type": "client_credentials"}

@@ -1,5 +1,9 @@
-"""The control API, served by the proxy itself on the reserved host `orange-proxy.test` (`.test` never
-resolves on the internet), as mitmproxy serves mitm.it. JSON in and out:
+"""The control page and API, served by the proxy itself on the reserved host `orange-proxy.test` (`.test`
+never resolves on the internet), as mitmproxy serves mitm.it.
+
+    GET    /                   the control page (static; it reads and changes everything through the API)
+
+The API is JSON in and out:
 
     GET    /api/state          mode, profile, live tokens, known numbers, counters
     GET    /api/faults         the faults, with their counters
@@ -9,7 +13,9 @@ resolves on the internet), as mitmproxy serves mitm.it. JSON in and out:
     GET    /api/events?since=N the event log, newest last
 
 Only loopback clients are answered, unless `orange_control_token` is set: then every client must send
-`Authorization: Bearer <token>`, and the address no longer matters.
+`Authorization: Bearer <token>`, and the address no longer matters. A browser's cross-site request (an
+`Origin` other than the control host's) may not change anything, so a web page the tester visits
+through the proxy cannot switch faults.
 """
 
 from __future__ import annotations
@@ -28,6 +34,20 @@ from proxy_addons.addons.faulting import Faults
 from proxy_addons.addons.stages import ACTION, CONTROL_HOST
 from proxy_addons.faults import FaultError
 from proxy_addons.model import json_object
+from proxy_addons.resources import control_page_path
+
+PAGE_PATHS = ("", "/index.html")
+# The page's script and style are inline; it talks to its own origin only.
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def _json(status: int, data: Any, **headers: str) -> http.Response:
@@ -53,6 +73,7 @@ class Control:
         self.core = core
         self.faults = faults
         self.events = events
+        self.page = control_page_path().read_bytes()  # read once; served as is
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -67,10 +88,20 @@ class Control:
         if flow.response or flow.error or flow.request.pretty_host.lower().rstrip(".") != CONTROL_HOST:
             return
         flow.metadata[ACTION] = "control"
+        path = flow.request.path.partition("?")[0].rstrip("/")
+        if path in PAGE_PATHS and flow.request.method in ("GET", "HEAD"):
+            # The page holds no data, so anyone may load it; its API calls are checked as any other.
+            flow.response = http.Response.make(200, self.page, PAGE_HEADERS)
+            return
         refusal = self._refusal(flow)
         flow.response = refusal or self._route(flow)
 
     def _refusal(self, flow: http.HTTPFlow) -> http.Response | None:
+        origin = flow.request.headers.get("origin")
+        if flow.request.method not in ("GET", "HEAD") and origin is not None:
+            host = origin.partition("://")[2].partition(":")[0].lower()
+            if host != CONTROL_HOST:
+                return _json(403, {"error": f"changes from a page of {origin} are refused"})
         token = ctx.options.orange_control_token
         if token:
             scheme, _, given = flow.request.headers.get("authorization", "").partition(" ")
@@ -132,6 +163,7 @@ class Control:
                 "live_tokens": tokens,
                 "known_numbers": sorted(state.directory.locations),
                 "playground_numbers": "+990…",
+                "user_defined_numbers": state.playground.users.snapshot(),
                 "faults": [f.describe() for f in self.faults.faults],
                 "counters": {"events": self.events.counter, "faults": len(self.faults.faults)},
             },

@@ -45,6 +45,7 @@ class Recorder:
             )
         try:
             tape.record(interaction)
+            flow.metadata[ACTION] = "recorded"  # forwarded, and now on disk
         except OSError as exc:
             # The app still gets its answer; the tester must know the cassette is incomplete.
             log.error("orange-proxy: could not write %s: %s", tape.path, exc)

@@ -7,7 +7,8 @@ from mitmproxy import http
 CONTROL_HOST = "orange-proxy.test"  # the control API's reserved host (.test never resolves)
 ROUTE = "orange.route"  # the Route of a classified flow (absent: not ours, pass through)
 PLAN = "orange.plan"  # answer sources still to try, e.g. ("cassette", "upstream")
-ACTION = "orange.action"  # what answered: synthesised, replayed, replay-miss, forwarded, passed-through
+ACTION = "orange.action"  # what answered: synthesised, replayed, replay-miss, forwarded, recorded,
+# passed-through, faulted, control; a body fault appends "+<kind>"
 ORIGINAL_URL = "orange.original_url"  # the URL the app asked for, before any --upstream rewrite
 MISS = "orange.miss"  # why the cassette could not answer
 FAULT = "orange.fault"  # the faults injected into a flow: [{"id", "fault"}, ...]

@@ -5,8 +5,9 @@ from proxy_addons.apis.gateway import Gateway
 from proxy_addons.apis.location_verification import LocationVerification
 from proxy_addons.apis.number_verification import NumberVerification
 from proxy_addons.apis.oauth import OAuth
+from proxy_addons.apis.playground_admin import PlaygroundAdmin
 
-ALL_APIS: tuple[Api, ...] = (OAuth(), NumberVerification(), LocationVerification())
+ALL_APIS: tuple[Api, ...] = (OAuth(), NumberVerification(), LocationVerification(), PlaygroundAdmin())
 GATEWAY = Gateway()  # owns every other path of an intercept host
 
 __all__ = ["ALL_APIS", "GATEWAY", "Api"]

@@ -6,13 +6,13 @@ the age of that fix, against the requested circle R (see proxy_addons.geo).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from proxy_addons import geo
 from proxy_addons.apis.base import BearerApi, JsonBody, Operation
 from proxy_addons.errors import ApiError, Dialect
 from proxy_addons.model import ApiRequest, ApiResponse, dig
+from proxy_addons.playground import rfc3339
 from proxy_addons.state import OAUTH_V3, Token
 
 if TYPE_CHECKING:
@@ -25,12 +25,6 @@ SCOPE = "location-verification:verify"
 def normalise_number(raw: str) -> str:
     """The lab takes phoneNumber "optionally prefixed with '+'"; the directory keys carry it."""
     return raw if raw.startswith("+") else "+" + raw
-
-
-def rfc3339(timestamp: float) -> str:
-    """UTC with milliseconds, as CAMARA recommends: 2024-01-05T14:28:46.699Z."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class LocationVerification(BearerApi):
@@ -78,7 +72,7 @@ class LocationVerification(BearerApi):
                 404, "NOT_FOUND", "no device known for the given identifiers", message="Device not found"
             )
         number = normalise_number(raw_number)
-        if not engine.state.directory.known(number):
+        if not engine.state.directory.known(number, token.client_id):
             if profile == "orange":
                 # Orange: invalid input "in particular for the ueId" is a 400; other numbers "will not work".
                 raise ApiError(400, "INVALID_ARGUMENT", f"{number} is not a device of the lab")
@@ -87,7 +81,7 @@ class LocationVerification(BearerApi):
             )
 
         now = engine.clock()
-        location = engine.state.directory.location(number)
+        location = engine.state.directory.location(number, token.client_id)
         if location is None or not location.available:
             if profile == "orange":
                 raise ApiError(

@@ -61,7 +61,7 @@ class NumberVerification(BearerApi):
                 "the access token was not issued for a phone number "
                 "(use the authorization-code flow with login_hint)",
             )
-        if not engine.state.directory.known_to_playground(token.phone_number):
+        if not engine.state.directory.known(token.phone_number, token.client_id):
             # What the live playground answers for a number it does not know (§4.4, observed).
             raise ApiError(
                 403,

@@ -165,9 +165,10 @@ class OAuth(Api):
                 "invalid_request", "login_hint must be tel:+<E.164 number>, e.g. tel:+33699901031"
             )
         number = match.group(1)
-        if not engine.state.directory.known_to_playground(number):
+        if not engine.state.directory.known(number, params.get("client_id")):
             raise OAuthError(
-                "access_denied", f"{number} is not a playground number (+990… or one the rules define)"
+                "access_denied",
+                f"{number} is not a playground number (+990…, user-defined, or one the rules define)",
             )
         return frozenset(scope), number
 
