@@ -67,6 +67,7 @@ def test_toggle_a_fault_on_the_page_then_clear_it(browser, proxy_factory):
     token = lab_token(app)
     context, page = open_page(browser, proxy)
     try:
+        expect(page.locator("#token-form")).to_be_hidden()  # no token needed from loopback
         assert page.locator("#mode").text_content() == "synth"
         assert page.locator("#profile").text_content() == "orange"
         unavailable = toggle(page, "Service unavailable 503")
@@ -123,7 +124,7 @@ def test_page_with_a_control_token(browser, proxy_factory):
     try:
         page.goto(PAGE)
         # Without the token the page asks for it; with it, it goes live.
-        page.wait_for_selector("#token-form:not([hidden])")
+        expect(page.locator("#token-form")).to_be_visible()
         page.fill("#token", "wrong")
         page.get_by_role("button", name="Use token").click()
         page.wait_for_selector("#message.shown")
@@ -131,6 +132,7 @@ def test_page_with_a_control_token(browser, proxy_factory):
         page.fill("#token", "s3cret")
         page.get_by_role("button", name="Use token").click()
         expect(page.locator("#live")).to_have_text("live")
+        expect(page.locator("#token-form")).to_be_hidden()
         toggle(page, "Rate limited 429").click()
         page.wait_for_selector("#faults li[data-fault-id]")
         # The token given in the URL fragment works as well (and is not sent as a URL).
