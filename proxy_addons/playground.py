@@ -113,6 +113,9 @@ class UserNumbers:
     def numbers(self, client_id: str) -> list[str]:
         return list(self._by_client.get(client_id, {}))
 
+    def has(self, client_id: str, number: str) -> bool:
+        return number in self._by_client.get(client_id, {})
+
     def get(self, client_id: str, number: str) -> Entry | None:
         entry = self._by_client.get(client_id, {}).get(number)
         return copy.deepcopy(entry) if entry is not None else None
@@ -144,6 +147,12 @@ class Playground:
     clock: Callable[[], float]
     builtins: Builtins = field(default_factory=default_builtins)
     users: UserNumbers = field(default_factory=UserNumbers)
+
+    def knows(self, number: str, client_id: str | None) -> bool:
+        """Cheaper than `entry() is not None`: nothing copied or resolved."""
+        return number.startswith(PLAYGROUND_PREFIX) or (
+            client_id is not None and self.users.has(client_id, number)
+        )
 
     def entry(self, number: str, client_id: str | None) -> Entry | None:
         """The data the playground holds for `number` as `client_id` sees it."""

@@ -224,7 +224,7 @@ class Directory:
         """Does the network answer for this number (as `client_id` sees it)?"""
         if number in self.locations:
             return True
-        return self.playground is not None and self.playground.entry(number, client_id) is not None
+        return self.playground is not None and self.playground.knows(number, client_id)
 
     def location(self, number: str, client_id: str | None = None) -> Location | None:
         """Where the network last located the device, or None if it cannot."""

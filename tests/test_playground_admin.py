@@ -265,3 +265,27 @@ def test_control_state_shows_user_defined_numbers(proxy, client):
     admin(session, client, {"action": "CREATE", "phoneNumber": NUMBER})
     state = session.get("http://orange-proxy.test/api/state").json()
     assert state["user_defined_numbers"][client[0]] == [NUMBER]
+
+
+def test_directory_precedence_unit():
+    """A client's own definition of a lab number wins for that client only; others see the rules."""
+    from proxy_addons.playground import Playground, resolve_times
+    from proxy_addons.rules import Location
+    from proxy_addons.state import Directory
+
+    now = 1_800_000_000.0
+    playground = Playground(clock=lambda: now)
+    lab = Location(48.8, 2.29, 500, 30)
+    directory = Directory({"+33699901031": lab}, playground=playground)
+    entry = playground.builtins.new_entry(now)
+    entry["location"] = resolve_times(
+        {"available": True, "lastLocationTime": "now-2h", "latitude": 45.0, "longitude": 4.0, "radius": 50},
+        now,
+    )
+    playground.users.create("mine", "+33699901031", entry)
+    mine = directory.location("+33699901031", "mine")
+    assert (mine.latitude, mine.accuracy_m, mine.age_seconds) == (45.0, 50.0, 7200.0)
+    assert directory.location("+33699901031", "theirs") == lab
+    assert directory.known("+33611111111", "mine") is False
+    assert directory.known("+990777", None) is True  # every +990 number is predefined
+    assert directory.location("+990100000003", None).available is False
