@@ -155,16 +155,21 @@ def json_object(body: bytes) -> dict[str, Any]:
 
 
 _RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 
 
 def parse_datetime(text: str) -> datetime:
     """An RFC 3339 date-time as an aware datetime; ValueError for anything else, an impossible
-    date or time included (February 30th, 25:61). A leap second reads as the second before it."""
+    date or time included (February 30th, 25:61). A leap second (only at 23:59:60 UTC) reads as the
+    second before it."""
     if not isinstance(text, str) or not _RFC3339.fullmatch(text):
         raise ValueError(f"{text!r} is not an RFC 3339 date-time")
-    if text[17:19] == "60":
-        text = text[:17] + "59" + text[19:]
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    normal = text.upper()
+    leap = normal[17:19] == "60"
+    if leap:
+        normal = normal[:17] + "59" + normal[19:]
+    moment = datetime.fromisoformat(normal)
+    if leap and moment.astimezone(UTC).strftime("%H:%M") != "23:59":
+        raise ValueError(f"{text!r}: a leap second is only ever 23:59:60 UTC")
+    return moment

@@ -120,3 +120,28 @@ def test_the_page_is_served_with_a_strict_policy(proxy_factory):
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
     assert "connect-src 'self'" in page.headers["Content-Security-Policy"]
     assert "<title>orange-proxy control</title>" in page.text
+
+
+def test_head_answers_carry_no_body_and_the_connection_survives(proxy):
+    """A body after a HEAD answer would be read as the start of the next answer on the connection."""
+    import http.client
+
+    connection = http.client.HTTPConnection(*proxy.url.removeprefix("http://").split(":"))
+    try:
+        for path in ("http://orange-proxy.test/", "http://orange-proxy.test/api/state"):
+            connection.request("HEAD", path)
+            head = connection.getresponse()
+            assert head.status == 200 and head.read() == b""
+            assert int(head.headers["Content-Length"]) > 100
+            connection.request("GET", "http://orange-proxy.test/api/faults")
+            after = connection.getresponse()
+            assert after.status == 200 and after.read().startswith(b'{"faults"')
+    finally:
+        connection.close()
+
+
+def test_odd_since_values_are_refused(proxy):
+    session = proxy.session()
+    for since in ("²", "-1", "1e3", "٣"):
+        answer = session.get(CONTROL + "/events", params={"since": since})
+        assert answer.status_code == 400, since

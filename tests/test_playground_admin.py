@@ -289,3 +289,30 @@ def test_directory_precedence_unit():
     assert directory.known("+33611111111", "mine") is False
     assert directory.known("+990777", None) is True  # every +990 number is predefined
     assert directory.location("+990100000003", None).available is False
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("2024-01-05T14:28:46.699Z", True),
+        ("2024-01-05t14:28:46z", True),  # RFC 3339 §5.6 allows lower case
+        ("2024-01-05T14:28:46.123456789+02:00", True),
+        ("2016-12-31T23:59:60Z", True),  # a real leap second
+        ("2017-01-01T00:59:60+01:00", True),  # the same one, in Paris
+        ("2024-01-01T00:00:60Z", False),  # not a leap second
+        ("2026-02-30T10:00:00Z", False),
+        ("2026-01-01T25:61:00Z", False),
+        ("2026-01-01T10:00:00", False),  # no offset
+        ("2026-01-01 10:00:00Z", False),
+        ("2026-01-01T10:00:00Z\n", False),
+    ],
+)
+def test_date_time_format(text, valid):
+    from proxy_addons.model import parse_datetime
+    from proxy_addons.schemas import default_store
+
+    problem = default_store().first_error("playground-admin#DateTime", text)
+    assert (problem is None) is valid, problem
+    if not valid:
+        with pytest.raises(ValueError):
+            parse_datetime(text)

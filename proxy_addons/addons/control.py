@@ -74,6 +74,8 @@ class Control:
         self.faults = faults
         self.events = events
         self.page = control_page_path().read_bytes()  # read once; served as is
+        # Tells the page that the proxy restarted (its event numbering starts again).
+        self.instance = secrets.token_hex(8)
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -91,10 +93,16 @@ class Control:
         path = flow.request.path.partition("?")[0].rstrip("/")
         if path in PAGE_PATHS and flow.request.method in ("GET", "HEAD"):
             # The page holds no data, so anyone may load it; its API calls are checked as any other.
-            flow.response = http.Response.make(200, self.page, PAGE_HEADERS)
-            return
-        refusal = self._refusal(flow)
-        flow.response = refusal or self._route(flow)
+            response = http.Response.make(200, self.page, PAGE_HEADERS)
+        else:
+            response = self._refusal(flow) or self._route(flow)
+        if flow.request.method == "HEAD":
+            # No body after a HEAD answer (it would be read as the next answer on the connection);
+            # Content-Length still says what GET would send.
+            length = response.headers.get("content-length", "0")
+            response.content = b""
+            response.headers["content-length"] = length
+        flow.response = response
 
     def _refusal(self, flow: http.HTTPFlow) -> http.Response | None:
         origin = flow.request.headers.get("origin")
@@ -135,7 +143,7 @@ class Control:
             handlers = routes.get(path)
         if handlers is None:
             return _json(404, {"error": f"no control resource at {path or '/'}", "resources": sorted(routes)})
-        handler = handlers.get(method)
+        handler = handlers.get("GET" if method == "HEAD" else method)
         if handler is None:
             return _json(405, {"error": f"{method} is not allowed here"}, Allow=", ".join(sorted(handlers)))
         return handler(flow)
@@ -157,6 +165,7 @@ class Control:
         return _json(
             200,
             {
+                "instance": self.instance,
                 "mode": ctx.options.orange_mode,
                 "profile": engine.settings.profile,
                 "cassette": ctx.options.orange_cassette or None,
@@ -171,7 +180,7 @@ class Control:
 
     def _events(self, flow: http.HTTPFlow) -> http.Response:
         since = flow.request.query.get("since", "0")
-        if not since.isdigit():
+        if not (since.isascii() and since.isdigit()):  # "²".isdigit() is True, int("²") fails
             return _json(400, {"error": "since must be an event sequence number"})
         return _json(200, {"events": self.events.since(int(since))})
 
