@@ -33,6 +33,7 @@ AUTHORIZE = ORANGE + "/openidconnect/playground/v1.0/authorize"
 PLAYGROUND_TOKEN = ORANGE + "/openidconnect/playground/v1.0/token"
 NV = ORANGE + "/camara/playground/api/number-verification/v1"
 DLV = ORANGE + "/camara/location-verification/orange-lab/v0/verify"
+ADMIN = ORANGE + "/camara/playground/admin/v1.0/action"
 REDIRECT = "https://app.example/callback"
 CLIENT = ("sample-app", "sample-secret-0123456789")
 NUMBER = "+990123456789"
@@ -145,6 +146,31 @@ def dlv_403(s: requests.Session) -> None:
     s.post(DLV, headers=bearer(token), json=area())  # no subscription to location verification: 403
 
 
+def admin_numbers(s: requests.Session) -> None:
+    """A test number defined through the Admin API, located in Lyon, verified, then deleted."""
+    token = lab_token(s)
+    lyon = {
+        "available": True,
+        "lastLocationTime": "2026-01-01T00:00:00.000Z",
+        "latitude": 45.7578,
+        "longitude": 4.8320,
+        "radius": 200,
+    }
+    number = "+33611223344"
+    s.post(
+        ADMIN,
+        headers=bearer(token),
+        json={"action": "CREATE", "phoneNumber": number, "data": {"location": lyon}},
+    )
+    s.post(ADMIN, headers=bearer(token), json={"action": "LIST"})
+    lyon_area = area(45.7578, 4.8320, 2000, number)
+    lyon_area["maxAge"] = 10**7  # minutes: the fix above stays recent enough for years
+    s.post(DLV, headers=bearer(token), json=lyon_area)  # TRUE
+    s.post(ADMIN, headers=bearer(token), json={"action": "READ", "phoneNumber": "+990100000002"})
+    s.post(ADMIN, headers=bearer(token), json={"action": "DELETE", "phoneNumber": number})
+    s.post(DLV, headers=bearer(token), json=lyon_area)  # gone: 400
+
+
 SCENARIOS: dict[str, Callable[[requests.Session], None]] = {
     "number-verification-success": nv_success,
     "number-verification-401-expired-token": nv_401,
@@ -152,6 +178,7 @@ SCENARIOS: dict[str, Callable[[requests.Session], None]] = {
     "location-verification-success": dlv_success,
     "location-verification-401-expired-token": dlv_401,
     "location-verification-403-no-subscription": dlv_403,
+    "playground-admin-numbers": admin_numbers,
 }
 
 

@@ -35,8 +35,10 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def rfc3339(timestamp: float) -> str:
     """UTC with milliseconds, as CAMARA recommends: 2024-01-05T14:28:46.699Z."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Rounded to the millisecond: a time computed back from an age (now - age) must print as given.
+    millis = round(timestamp * 1000)
+    moment = datetime.fromtimestamp(millis // 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
 
 
 def resolve_times(data: Any, now: float) -> Any:
