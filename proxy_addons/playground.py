@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -96,8 +97,6 @@ class Builtins:
 
 @cache
 def default_builtins() -> Builtins:
-    import time
-
     return Builtins.load(playground_numbers_path(), default_store(), time.time())
 
 

@@ -215,11 +215,6 @@ class Directory:
     locations: dict[str, Location | None] = field(default_factory=dict)
     playground: Playground | None = None
 
-    def _user_entry(self, number: str, client_id: str | None):
-        if self.playground is None or client_id is None:
-            return None
-        return self.playground.users.get(client_id, number)
-
     def known(self, number: str, client_id: str | None = None) -> bool:
         """Does the network answer for this number (as `client_id` sees it)?"""
         if number in self.locations:
@@ -228,12 +223,14 @@ class Directory:
 
     def location(self, number: str, client_id: str | None = None) -> Location | None:
         """Where the network last located the device, or None if it cannot."""
-        entry = self._user_entry(number, client_id)
-        if entry is None and number in self.locations:
+        playground = self.playground
+        user_defined = (
+            playground is not None and client_id is not None and playground.users.has(client_id, number)
+        )
+        if number in self.locations and not user_defined:
             return self.locations[number]
-        if entry is None and self.playground is not None:
-            entry = self.playground.builtins.read(number, self.playground.clock())
-        return location_of(entry, self.playground.clock()) if entry is not None else None
+        entry = playground.entry(number, client_id) if playground is not None else None
+        return location_of(entry, playground.clock()) if entry is not None else None
 
 
 class ProxyState:
