@@ -89,7 +89,7 @@ def test_toggle_a_fault_on_the_page_then_clear_it(browser, proxy_factory):
         assert unavailable.get_attribute("aria-pressed") == "false"
         passed = app.post(DLV, headers=bearer(token), json=dlv_body())
         assert passed.status_code == 200
-        page.wait_for_selector("#events li[data-action='synthesised'] >> text=/verify")
+        page.wait_for_selector("#events li[data-action='synthesised']:has-text('/verify')")
 
         # A second tap turns a toggle off again, and a typed spec works too.
         expired = toggle(page, "Token expired")
@@ -99,11 +99,13 @@ def test_toggle_a_fault_on_the_page_then_clear_it(browser, proxy_factory):
         assert app.post(DLV, headers=bearer(token), json=dlv_body()).status_code == 401
         expired.click()
         page.wait_for_selector("#faults li", state="detached")
-        assert lab_token(app)  # a new token works: the expiry was real, not a permanent 401
+        fresh = lab_token(app)  # a new token works: the expiry was real, not a permanent 401
+        assert app.post(DLV, headers=bearer(fresh), json=dlv_body()).status_code == 200
 
         page.fill("#spec", "status:code=404,times=1")
         page.get_by_role("button", name="Add").click()
-        page.wait_for_selector("#faults li >> text=status:code=404,times=1")
+        page.wait_for_selector("#faults li:has-text('status:code=404,times=1')")
+        assert app.post(DLV, headers=bearer(fresh), json=dlv_body()).status_code == 404
         page.fill("#spec", "teleport")
         page.get_by_role("button", name="Add").click()
         page.wait_for_selector("#message.shown")
