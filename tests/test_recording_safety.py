@@ -94,20 +94,17 @@ def test_no_secret_reaches_the_cassette_and_replay_still_works(proxy_factory, tl
     server = stand_in(tls_files)
     server.set_cookie = UPSTREAM_COOKIE
     with serving(server):
-        proxy = proxy_factory(
-            "--cassette",
-            str(cassette),
-            "--upstream",
-            server.url,
-            "--upstream-ca",
-            str(tls_files[0]),
+        proxy = recorder(
+            proxy_factory,
+            tls_files,
+            server,
+            cassette,
             "--scrub-header",
             "X-Api-Key",
             "--scrub-param",
             "api_key",
             "--scrub-json-field",
             "networkAccessIdentifier",
-            subcommand="record",
         )
         statuses, seen = secret_flow(proxy.session())
     assert statuses == [200, 200, 200, 302, 200, 200]
