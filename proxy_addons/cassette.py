@@ -9,17 +9,17 @@ bodies are text, others `!!binary`. Our metadata sits where vcrpy never looks: t
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import tempfile
-import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from proxy_addons.content_codings import decode_body
 
 FORMAT_VERSION = 1
 META_KEY = "orange_proxy"
@@ -243,49 +243,6 @@ def _interaction_data(interaction: Interaction) -> dict[str, Any]:
 
 
 # Bodies ------------------------------------------------------------------------------------------
-
-_DECODERS = {
-    "gzip": gzip.decompress,
-    "x-gzip": gzip.decompress,
-    "deflate": lambda data: _inflate(data),
-    "identity": lambda data: data,
-}
-
-
-def _inflate(data: bytes) -> bytes:
-    try:
-        return zlib.decompress(data)
-    except zlib.error:
-        return zlib.decompress(data, -zlib.MAX_WBITS)  # raw deflate, as some servers send it
-
-
-def _brotli(data: bytes) -> bytes:
-    import brotli  # mitmproxy depends on it
-
-    return brotli.decompress(data)
-
-
-def _zstd(data: bytes) -> bytes:
-    import zstandard  # mitmproxy depends on it
-
-    return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-
-
-_DECODERS["br"] = _brotli
-_DECODERS["zstd"] = _zstd
-
-
-def decode_body(body: bytes, encodings: Iterable[str]) -> bytes | None:
-    """The body with its Content-Encoding(s) undone, or None when it does not decode."""
-    for encoding in reversed([e.strip().lower() for e in encodings if e.strip()]):
-        decoder = _DECODERS.get(encoding)
-        if decoder is None:
-            return None
-        try:
-            body = decoder(body)
-        except Exception:  # any codec's own error: the body is not what its header says
-            return None
-    return body
 
 
 def identity_encoded(message: Request | Response) -> Any:
