@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from proxy_addons import __version__
-from proxy_addons.errors import PROFILES
-from proxy_addons.modes import MISS_POLICIES, RECORD_MODES
-from proxy_addons.tape import EXHAUSTED_POLICIES
+from proxy_addons.choices import Exhausted, MissPolicy, Profile, RecordMode, values
+from proxy_addons.messages import say
 
 
 def _port(text: str) -> int:
@@ -114,7 +113,7 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
         type=_readable_file,
         help="rules file (YAML); repeatable, each layered over the defaults and the ones before",
     )
-    group.add_argument("--profile", choices=PROFILES, help="error dialect and quirks (default orange)")
+    group.add_argument("--profile", choices=values(Profile), help="error dialect and quirks (default orange)")
     group.add_argument(
         "--token-lifetime",
         metavar="SECONDS",
@@ -129,18 +128,18 @@ def _add_cassette_flags(parser: argparse.ArgumentParser, recording: bool) -> Non
     if recording:
         group.add_argument(
             "--record-mode",
-            choices=RECORD_MODES,
+            choices=values(RecordMode),
             help="once (default): record if the cassette does not exist, else replay; new_episodes: replay "
             "what matches, record the rest; all: always forward and record; none: replay only",
         )
     group.add_argument(
         "--miss",
-        choices=MISS_POLICIES,
+        choices=values(MissPolicy),
         help="a request the cassette cannot answer: error (default), passthrough, synth",
     )
     group.add_argument(
         "--exhausted",
-        choices=EXHAUSTED_POLICIES,
+        choices=values(Exhausted),
         help="once every recorded answer to a request was served: repeat (default) the last, or miss",
     )
     group.add_argument(
@@ -342,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _standin(args)
     problem = preflight(args)
     if problem:
-        print(f"orange-proxy: {problem}", file=sys.stderr)
+        print(say(problem), file=sys.stderr)
         return 2
     # Imported here so `--help` and flag errors stay fast.
     from proxy_addons.runner import serve
@@ -357,7 +356,7 @@ def _standin(args: argparse.Namespace) -> int:
     from proxy_addons.standin import StandInServer
 
     if bool(args.cert) != bool(args.key):
-        print("orange-proxy: --cert and --key go together", file=sys.stderr)
+        print(say("--cert and --key go together"), file=sys.stderr)
         return 2
     if args.self_signed:
         from proxy_addons.standin import self_signed_certificate
@@ -365,14 +364,14 @@ def _standin(args: argparse.Namespace) -> int:
         try:
             cert, key = self_signed_certificate(Path(args.self_signed))
         except OSError as exc:
-            print(f"orange-proxy: cannot write the certificate: {exc.strerror}", file=sys.stderr)
+            print(say(f"cannot write the certificate: {exc.strerror}"), file=sys.stderr)
             return 2
         args.cert, args.key = str(cert), str(key)
         print(f"orange-proxy standin: certificate {cert}", flush=True)
     try:
         rules = load_rules(args.rules or [], default_store())
     except RulesError as exc:
-        print(f"orange-proxy: bad rules: {exc}", file=sys.stderr)
+        print(say(f"bad rules: {exc}"), file=sys.stderr)
         return 2
     settings = Settings(profile=args.profile or "orange", token_lifetime=args.token_lifetime or 3600)
     try:
@@ -386,7 +385,7 @@ def _standin(args: argparse.Namespace) -> int:
             verbose=True,
         )
     except (OSError, ValueError) as exc:
-        print(f"orange-proxy: cannot start the stand-in: {exc}", file=sys.stderr)
+        print(say(f"cannot start the stand-in: {exc}"), file=sys.stderr)
         return 2
     print(f"orange-proxy standin ready: {server.url}", flush=True)
     try:

@@ -1,6 +1,6 @@
 """The synthesiser: answers a request as Orange's playground and lab would, from rules and state.
 
-It knows nothing of mitmproxy; the synthesiser addon (and any other transport) calls `handle`.
+It knows nothing of mitmproxy; the synthesiser answer source (and any other transport) calls `handle`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from proxy_addons.apis import ALL_APIS, GATEWAY, Api
 from proxy_addons.apis.oauth import OIDC_SCOPES
-from proxy_addons.errors import PROFILES, ApiError
+from proxy_addons.choices import Profile, parse
+from proxy_addons.context import ApiContext
+from proxy_addons.errors import ApiError
 from proxy_addons.model import ApiRequest, ApiResponse
 from proxy_addons.routing import Route, Router
 from proxy_addons.rules import Rules
@@ -26,19 +28,34 @@ CORRELATOR = "x-correlator"
 
 @dataclass(frozen=True)
 class Settings:
-    profile: str = "orange"  # "orange": as Orange's pages document; "camara": CAMARA's specs
+    profile: Profile = Profile.ORANGE  # "orange": as Orange's pages document; "camara": CAMARA's specs
     token_lifetime: int = 3600  # seconds
     code_lifetime: int = 120  # seconds an authorization code stays redeemable
 
     def __post_init__(self) -> None:
-        if self.profile not in PROFILES:
-            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+        object.__setattr__(self, "profile", parse(Profile, self.profile, "profile"))
         if self.token_lifetime < 1 or self.code_lifetime < 1:
             raise ValueError("token and code lifetimes must be at least 1 second")
 
 
+def context(
+    rules: Rules, settings: Settings, schemas: SchemaStore, state: ProxyState, router: Router
+) -> ApiContext:
+    """The context every API call receives, built once per configuration."""
+    return ApiContext(
+        state=state,
+        schemas=schemas,
+        rules=rules,
+        profile=settings.profile,
+        token_lifetime=settings.token_lifetime,
+        code_lifetime=settings.code_lifetime,
+        known_scopes=frozenset(OIDC_SCOPES.union(*(api.scopes for api in router.apis))),
+        methods=router.methods,
+    )
+
+
 class Engine:
-    """Routing, per-API handlers, rules and state, put together once at configuration time."""
+    """Classification and per-API handlers over one context, put together at configuration time."""
 
     def __init__(
         self,
@@ -48,14 +65,19 @@ class Engine:
         state: ProxyState | None = None,
         clock: Clock = time.time,
         apis: Sequence[Api] = ALL_APIS,
+        router: Router | None = None,
+        ctx: ApiContext | None = None,
     ) -> None:
         self.rules = rules
         self.settings = settings or Settings()
         self.schemas = schemas or default_store()
         self.state = state or ProxyState(rules, clock)
-        self.clock = self.state.clock  # one clock for tokens, codes and answers
-        self.router = Router(apis, fallback=GATEWAY)
-        self.known_scopes = frozenset(OIDC_SCOPES.union(*(api.scopes for api in apis)))
+        self.router = router or Router(apis, fallback=GATEWAY)
+        self.context = ctx or context(self.rules, self.settings, self.schemas, self.state, self.router)
+
+    @property
+    def clock(self) -> Clock:
+        return self.state.clock
 
     def classify(self, method: str, path: str) -> Route | None:
         return self.router.classify(method, path)
@@ -63,12 +85,14 @@ class Engine:
     def handle(self, route: Route, request: ApiRequest) -> ApiResponse:
         """The synthesised answer; never raises for bad input (that is the API's own error)."""
         try:
-            response = route.api.handle(route.operation, request, self)
+            response = route.api.handle(route.operation, request, self.context)
         except Exception:
             # Our bug, not the client's: answer in the API's own format, never let the request
             # go anywhere else, and leave the traceback in the log.
             log.exception("orange-proxy: internal error answering %s %s", request.method, request.path)
-            response = route.api.error(ApiError(500, "INTERNAL", "internal error in orange-proxy"), self)
+            response = route.api.error(
+                ApiError(500, "INTERNAL", "internal error in orange-proxy"), self.context
+            )
         correlator = request.headers.get(CORRELATOR)
         if correlator is not None:
             response.headers[CORRELATOR] = correlator

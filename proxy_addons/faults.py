@@ -28,23 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy_addons.schemas import SchemaStore
+from proxy_addons.scope import RequestFacts, Scope
 
-# Kind → what it does. "state": changes token/subscription state; "answer": an error answer in the
-# API's own shape; "transport": latency, broken connections and bodies.
-KINDS: dict[str, str] = {
-    "token_expired": "state",
-    "subscription_revoked": "state",
-    "location_outdated": "answer",
-    "service_unavailable": "answer",
-    "invalid_input": "answer",
-    "rate_limited": "answer",
-    "status": "answer",
-    "latency": "transport",
-    "reset": "transport",
-    "hang": "transport",
-    "truncate": "transport",
-    "malformed": "transport",
-}
 # Kinds that change state once per firing default to firing once: a token that expires on every
 # request would be a permanent 401, not an expiry.
 ONCE_BY_DEFAULT = frozenset({"token_expired"})
@@ -58,16 +43,6 @@ class FaultError(ValueError):
     """A fault that cannot be used; the message says which key is wrong and why."""
 
 
-@dataclass(frozen=True)
-class RequestFacts:
-    """What a fault's scope is matched against."""
-
-    api: str
-    operation: str | None
-    client_id: str | None = None
-    number: str | None = None
-
-
 @dataclass
 class Fault:
     kind: str
@@ -77,21 +52,14 @@ class Fault:
     matched: int = 0  # matching requests seen
     fired: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    scope: Scope = field(init=False)
 
-    @property
-    def category(self) -> str:
-        return KINDS[self.kind]
+    def __post_init__(self) -> None:
+        spec = self.spec
+        self.scope = Scope(spec.get("api"), spec.get("operation"), spec.get("client"), spec.get("number"))
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.spec.get(key, default)
-
-    def in_scope(self, facts: RequestFacts) -> bool:
-        return (
-            self.get("api") in (None, facts.api)
-            and self.get("operation") in (None, facts.operation)
-            and self.get("client") in (None, facts.client_id)
-            and self.get("number") in (None, facts.number)
-        )
 
     @property
     def exhausted(self) -> bool:
@@ -100,7 +68,7 @@ class Fault:
 
     def consider(self, facts: RequestFacts, now: float) -> bool:
         """Count a request against the scope and trigger; True when the fault fires for it."""
-        if not self.in_scope(facts):
+        if not self.scope.matches(facts):
             return False
         self.matched += 1
         start = self.created + self.get("delay", 0)

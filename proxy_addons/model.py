@@ -5,12 +5,14 @@ The mitmproxy addons convert flows to and from these, so the API logic never imp
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,8 +21,9 @@ class Headers(Mapping[str, str]):
     """Case-insensitive, read-only header view (first value wins for repeated names)."""
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self.pairs = tuple(items)  # every header as sent, names in their own case, repeats kept
         self._items: dict[str, str] = {}
-        for name, value in items:
+        for name, value in self.pairs:
             self._items.setdefault(name.lower(), value)
 
     def __getitem__(self, name: str) -> str:
@@ -61,6 +64,38 @@ class ApiRequest:
     def form(self) -> dict[str, list[str]]:
         """The body parsed as application/x-www-form-urlencoded (strictly: bad UTF-8 raises)."""
         return parse_qs(self.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+
+    def json(self) -> dict[str, Any]:
+        """The body as a JSON object, parsed once however many stages ask (ValueError with the reason
+        when it is not one). Callers must not modify what it returns."""
+        data, problem = self._parsed_json
+        if problem is not None:
+            raise ValueError(problem)
+        assert data is not None
+        return data
+
+    @cached_property
+    def _parsed_json(self) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            return json_object(self.body), None
+        except ValueError as exc:
+            return None, str(exc)
+
+    @property
+    def bearer_token(self) -> str | None:
+        scheme, _, token = self.headers.get("authorization", "").partition(" ")
+        return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+    @property
+    def basic_user(self) -> str | None:
+        """The user (client id) of `Authorization: Basic`, or None."""
+        scheme, _, encoded = self.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            return base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")[0] or None
+        except ValueError:
+            return None
 
 
 @dataclass

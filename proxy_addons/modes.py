@@ -2,16 +2,16 @@
 recording and logging behave the same whatever it is.
 
 Sources: "cassette" (replay), "synth" (the engine), "upstream" (the real host; recorded in record
-mode), "passthrough" (the real host, never recorded), "miss" (the replayer's answer explaining a miss).
+mode), "passthrough" (the real host, never recorded), "miss" (the answer explaining a replay miss).
 """
 
 from __future__ import annotations
 
-MODES = ("synth", "record", "replay")
-RECORD_MODES = ("once", "new_episodes", "all", "none")  # as vcrpy names them
-MISS_POLICIES = ("error", "passthrough", "synth")
+from collections.abc import Callable
 
-_AFTER_MISS = {"error": "miss", "passthrough": "passthrough", "synth": "synth"}
+from proxy_addons.choices import MissPolicy, Mode, RecordMode
+
+_AFTER_MISS = {MissPolicy.ERROR: "miss", MissPolicy.PASSTHROUGH: "passthrough", MissPolicy.SYNTH: "synth"}
 
 
 def sources(
@@ -30,13 +30,23 @@ def sources(
       what matches and forwards the rest; `none` replays only; `once` records when the cassette did
       not exist at start, else replays only.
     """
-    if mode == "synth":
+    if mode == Mode.SYNTH:
         return ("passthrough",) if unknown_path and forward_unknown else ("synth",)
-    replay_only = ("cassette", _AFTER_MISS[miss])
-    if mode == "replay":
+    replay_only = ("cassette", _AFTER_MISS[MissPolicy(miss)])
+    if mode == Mode.REPLAY:
         return replay_only
-    if record_mode == "all" or (record_mode == "once" and not cassette_existed):
+    if record_mode == RecordMode.ALL or (record_mode == RecordMode.ONCE and not cassette_existed):
         return ("upstream",)
-    if record_mode == "new_episodes":
+    if record_mode == RecordMode.NEW_EPISODES:
         return ("cassette", "upstream")
     return replay_only
+
+
+def planner(
+    mode: str, record_mode: str, cassette_existed: bool, miss: str, forward_unknown: bool
+) -> Callable[[bool], tuple[str, ...]]:
+    """The plan for a request, by whether its path is one no API owns: computed once when options
+    change, so a request only picks one of two tuples."""
+    known = sources(mode, record_mode, cassette_existed, miss, False, forward_unknown)
+    unknown = sources(mode, record_mode, cassette_existed, miss, True, forward_unknown)
+    return lambda unknown_path: unknown if unknown_path else known

@@ -22,13 +22,20 @@ class Route:
 
 
 class Router:
+    """Classification, walking the registered APIs' routes: replay, record, `cassette check` and the
+    stand-in use it without building the synthesiser."""
+
     def __init__(self, apis: Iterable[Api], fallback: Api | None = None) -> None:
+        self.apis: tuple[Api, ...] = tuple(apis)
         self.fallback = fallback
         self._exact: dict[str, dict[str, tuple[Api, Operation]]] = {}
+        self._labels: dict[str, Route] = {}
         prefixes: list[tuple[str, Api]] = []
-        for api in apis:
+        for api in (*self.apis, *([fallback] if fallback else [])):
+            self._labels[Route(api, None).label] = Route(api, None)
             for operation in api.operations:
                 self._exact.setdefault(operation.path, {})[operation.method] = (api, operation)
+                self._labels[Route(api, operation).label] = Route(api, operation)
             prefixes.extend((prefix, api) for prefix in api.prefixes)
         # Longest prefix first, so a nested API wins over its parent.
         self._prefixes = sorted(prefixes, key=lambda item: len(item[0]), reverse=True)
@@ -50,6 +57,10 @@ class Router:
             if path.startswith(prefix) or path == prefix.rstrip("/"):
                 return Route(api, None)
         return Route(self.fallback, None) if self.fallback else None
+
+    def route(self, label: str) -> Route | None:
+        """The route a label names (flow metadata keeps labels: they survive mitmproxy's `-w`)."""
+        return self._labels.get(label)
 
     def methods(self, path: str) -> tuple[str, ...]:
         """The methods a path takes (empty for an unknown path), for 405 and `Allow`."""

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from proxy_addons import yamlfile
-from proxy_addons.model import dig
 from proxy_addons.resources import default_rules_path
 from proxy_addons.schemas import SchemaStore
+from proxy_addons.scope import RequestFacts, Scope
 
 RulesError = yamlfile.DataFileError
 
@@ -48,31 +48,18 @@ class NumberRule:
 
 @dataclass(frozen=True)
 class Override:
-    """An explicit answer for matching requests."""
+    """An explicit answer for the requests in its scope."""
 
     name: str
     source: str  # "file:line" of the rule, for logs
-    api: str | None
-    operation: str | None
-    client_id: str | None
-    phone_number: str | None
-    body: Mapping[str, Any]  # dotted path -> expected value
+    scope: Scope
     status: int
     headers: Mapping[str, str]
     response_body: Any
 
-    def matches(
-        self, api: str, operation: str | None, client_id: str | None, phone_number: str | None, fields: Any
-    ) -> bool:
-        if self.api is not None and self.api != api:
-            return False
-        if self.operation is not None and self.operation != operation:
-            return False
-        if self.client_id is not None and self.client_id != client_id:
-            return False
-        if self.phone_number is not None and self.phone_number != phone_number:
-            return False
-        return all(dig(fields, path) == value for path, value in self.body.items())
+    @property
+    def operation(self) -> str | None:
+        return self.scope.operation
 
 
 @dataclass(frozen=True)
@@ -82,13 +69,20 @@ class Rules:
     overrides: tuple[Override, ...]
     sources: tuple[str, ...] = ()
 
+    def first_override(self, facts: RequestFacts, fields: Any) -> Override | None:
+        """The first override (later files first) whose scope takes this request."""
+        for rule in self.overrides:
+            if rule.scope.matches(facts, fields):
+                return rule
+        return None
+
     def override_for(
         self, api: str, operation: str | None, client_id: str | None, phone_number: str | None, fields: Any
     ) -> Override | None:
-        for rule in self.overrides:
-            if rule.matches(api, operation, client_id, phone_number, fields):
-                return rule
-        return None
+        return self.first_override(RequestFacts(api, operation, client_id, phone_number), fields)
+
+    def override_names(self) -> frozenset[str]:
+        return frozenset(rule.name for rule in self.overrides)
 
 
 def _location(data: Mapping[str, Any] | None) -> Location | None:
@@ -161,11 +155,13 @@ class _Layer:
         return Override(
             name=rule.get("name") or f"rule #{index + 1}",
             source=file.position(where),
-            api=api,
-            operation=operation,
-            client_id=match.get("client_id"),
-            phone_number=match.get("phone_number"),
-            body=dict(match.get("body", {})),
+            scope=Scope(
+                api=api,
+                operation=operation,
+                client_id=match.get("client_id"),
+                number=match.get("phone_number"),
+                body=dict(match.get("body", {})),
+            ),
             status=status,
             headers={str(k): str(v) for k, v in response.get("headers", {}).items()},
             response_body=body,

@@ -15,6 +15,7 @@ from mitmproxy.options import Options
 from mitmproxy.tools.dump import DumpMaster
 
 from proxy_addons.addons import default_addons
+from proxy_addons.messages import say, unsaid
 
 CA_FILE = "mitmproxy-ca-cert.pem"
 
@@ -63,7 +64,7 @@ async def _serve(options: Mapping[str, Any], sets: Sequence[str], defaults: Mapp
         try:
             opts.set(*specs)
         except exceptions.OptionsError as exc:
-            raise StartupError(f"--set {name}: {str(exc).removeprefix('orange-proxy: ')}") from None
+            raise StartupError(f"--set {name}: {unsaid(str(exc))}") from None
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -92,7 +93,6 @@ def serve(
     try:
         asyncio.run(_serve(options, sets, defaults or {}))
     except StartupError as exc:
-        message = str(exc)
-        print(message if message.startswith("orange-proxy:") else f"orange-proxy: {message}", file=sys.stderr)
+        print(say(str(exc)), file=sys.stderr)
         return 2
     return 0

@@ -54,14 +54,21 @@ class CodeError(Exception):
     """Why a code cannot be redeemed (becomes OAuth `invalid_grant`)."""
 
 
+SEEN_LIMIT = 100_000  # tokens remembered as seen; the oldest are forgotten past this
+
+
 class TokenStore:
-    """Issued access tokens. Expired ones are dropped as new ones are issued, so memory stays bounded
-    by the tokens issued within one lifetime."""
+    """Access tokens: the ones the synthesiser issued, and every bearer token the proxy has seen in
+    any mode (a replayed or forwarded one included), with when it was first seen, so a fault can
+    expire tokens without knowing who issued them. Expired issued tokens are dropped as new ones are
+    issued, so memory stays bounded by the tokens issued within one lifetime."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._tokens: dict[str, Token] = {}
         self._sweep_at = 0
+        self._first_seen: dict[str, tuple[float, str | None]] = {}  # token -> (when, client_id)
+        self.fault_expiries: list[tuple[float, str | None]] = []  # token_expired firings: (when, client)
 
     def issue(
         self,
@@ -112,6 +119,40 @@ class TokenStore:
                 token.expires_at = now
                 count += 1
         return count
+
+    # Seen tokens and fault-made expiry -----------------------------------------------------------
+
+    def seen(self, value: str) -> None:
+        """A bearer token in use: remember when it was first seen."""
+        if value not in self._first_seen:
+            self._remember(value, self.clock(), None)
+
+    def handed_out(self, value: str, client_id: str | None) -> None:
+        """A token endpoint's answer carried this token, for this client: it is new now."""
+        self._remember(value, self.clock(), client_id)
+
+    def _remember(self, value: str, when: float, client_id: str | None) -> None:
+        if len(self._first_seen) >= SEEN_LIMIT and value not in self._first_seen:
+            self._first_seen.pop(next(iter(self._first_seen)))
+        self._first_seen[value] = (when, client_id)
+
+    def client_of(self, value: str | None) -> str | None:
+        """The client a seen token was handed out to, where the proxy saw that."""
+        seen = self._first_seen.get(value) if value else None
+        return seen[1] if seen else None
+
+    def expire_by_fault(self, client_id: str | None) -> None:
+        """Every token of `client_id` (None: of everyone) seen so far counts as expired from now on;
+        the ones the synthesiser issued expire too, so its answers and /api/state agree."""
+        self.fault_expiries.append((self.clock(), client_id))
+        self.expire(lambda t: client_id is None or t.client_id == client_id)
+
+    def expired_by_fault(self, value: str | None) -> bool:
+        seen = self._first_seen.get(value) if value else None
+        if seen is None:
+            return False
+        first_seen, client = seen
+        return any(first_seen <= when and who in (None, client) for when, who in self.fault_expiries)
 
     def revoke_code(self, code: str) -> None:
         """RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it."""
@@ -233,17 +274,46 @@ class Directory:
         return location_of(entry, playground.clock()) if entry is not None else None
 
 
+@dataclass
+class Revocations:
+    """Subscriptions that faults removed, by fault id (client None: every client's). Runtime state:
+    kept across rules reloads, lifted when the fault is removed."""
+
+    by_fault: dict[str, str | None] = field(default_factory=dict)
+
+    def revoke(self, fault_id: str, client_id: str | None) -> None:
+        self.by_fault[fault_id] = client_id
+
+    def lift(self, fault_id: str) -> None:
+        self.by_fault.pop(fault_id, None)
+
+    def clear(self) -> None:
+        self.by_fault.clear()
+
+    def covers(self, client_id: str | None) -> bool:
+        return client_id is not None and any(c in (None, client_id) for c in self.by_fault.values())
+
+    def __bool__(self) -> bool:
+        return bool(self.by_fault)
+
+
 class ProxyState:
-    """Everything mutable the APIs share."""
+    """Everything mutable the APIs, the faults and the control API share."""
 
     def __init__(self, rules: Rules, clock: Clock = time.time, playground: Playground | None = None) -> None:
         self.clock = clock
         self.tokens = TokenStore(clock)
         self.codes = CodeStore(clock)
         self.clients = Clients()
+        self.revocations = Revocations()
         self.playground = playground or Playground(clock)
         self.directory = Directory()
         self.apply(rules)
+
+    @property
+    def fault_made(self) -> bool:
+        """Has any fault changed token or subscription state?"""
+        return bool(self.tokens.fault_expiries or self.revocations)
 
     def apply(self, rules: Rules) -> None:
         """Take clients and numbers from (re)loaded rules; issued tokens and codes stay."""

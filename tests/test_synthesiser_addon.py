@@ -42,7 +42,7 @@ def test_an_internal_error_is_answered_never_forwarded(monkeypatch, caplog):
 
     def check(core, handle) -> None:
         f = flow("POST", "/camara/location-verification/orange-lab/v0/verify")
-        monkeypatch.setattr(type(core.engine.router.classify("POST", f.request.path).api), "handle", broken)
+        monkeypatch.setattr(type(core.router.classify("POST", f.request.path).api), "handle", broken)
         handle(f)
         assert f.response is not None  # so mitmproxy will not forward the request upstream
         assert f.response.status_code == 500

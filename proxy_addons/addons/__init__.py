@@ -1,15 +1,18 @@
-"""The mitmproxy addons, one per pipeline stage, in pipeline order.
+"""The mitmproxy addons: thin adapters over the pipeline's plain stages, in pipeline order.
 
-    Intercept (classify and plan, or pass through) → Faults
-        → answer sources, tried in the order the mode planned: Replayer | Synthesiser | Upstream
-        → Recorder (upstream answers only) → BodyFaults → EventLog
+    Intercept (classify, plan) → Faults → AnswerStage (the plan's sources: cassette | synth |
+        upstream | passthrough | miss; first answer wins) → Recorder (upstream answers only)
+        → BodyFaults → EventLog
 
-`Core` owns the shared options and the engine; `Cassettes` the cassette in use. Stages talk through
-the flow metadata keys in `stages`.
+`Core` owns the shared options and what is built from them (classification, rules, state, the
+synthesiser); `Cassettes` the cassette in use; `Control` the control page and API.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from proxy_addons.addons.answer import AnswerStage
 from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.control import Control
 from proxy_addons.addons.core import Core
@@ -17,16 +20,14 @@ from proxy_addons.addons.eventlog import EventLog
 from proxy_addons.addons.faulting import BodyFaults, Faults
 from proxy_addons.addons.intercept import Intercept
 from proxy_addons.addons.recorder import Recorder
-from proxy_addons.addons.replayer import Replayer
-from proxy_addons.addons.synthesiser import Synthesiser
-from proxy_addons.addons.upstream import Upstream
+from proxy_addons.apis import ALL_APIS, Api
 
 
-def default_addons() -> list[object]:
+def default_addons(apis: Sequence[Api] = ALL_APIS) -> list[object]:
     """A fresh, wired set of addons for one mitmproxy master, in pipeline order."""
-    core = Core()
+    core = Core(apis)
     cassettes = Cassettes()
-    events = EventLog()
+    events = EventLog(core.exchanges)
     faults = Faults(core, events)
     return [
         core,
@@ -34,16 +35,15 @@ def default_addons() -> list[object]:
         Control(core, faults, events),  # http://orange-proxy.test/api/…, before anything classifies
         Intercept(core, cassettes),
         faults,
-        Replayer(cassettes),
-        Synthesiser(core),
-        Upstream(),
+        AnswerStage(core, cassettes),
         Recorder(core, cassettes),
         BodyFaults(),  # after the recorder: cassettes keep the real body
-        events,  # last: it sees what every stage did
+        events,  # last: it sees what every stage did, and ends the flow's exchange
     ]
 
 
 __all__ = [
+    "AnswerStage",
     "BodyFaults",
     "Cassettes",
     "Control",
@@ -52,8 +52,5 @@ __all__ = [
     "Faults",
     "Intercept",
     "Recorder",
-    "Replayer",
-    "Synthesiser",
-    "Upstream",
     "default_addons",
 ]

@@ -8,11 +8,13 @@ from collections.abc import Sequence
 
 from mitmproxy import ctx, exceptions
 
+from proxy_addons.addons.stages import check_choices
 from proxy_addons.cassette import CassetteError
+from proxy_addons.choices import Exhausted, MissPolicy, Mode, RecordMode, values
 from proxy_addons.matching import MatchConfig
-from proxy_addons.modes import MISS_POLICIES, RECORD_MODES
+from proxy_addons.messages import say
 from proxy_addons.scrubbing import ScrubConfig
-from proxy_addons.tape import EXHAUSTED_POLICIES, Tape
+from proxy_addons.tape import Tape
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +32,6 @@ TAPE_OPTIONS = {
 }
 
 
-def _choice(name: str, allowed: Sequence[str]) -> None:
-    value = getattr(ctx.options, name)
-    if value not in allowed:
-        raise exceptions.OptionsError(
-            f"orange-proxy: {name} must be one of {', '.join(allowed)}, not {value!r}"
-        )
-
-
 class Cassettes:
     name = "orange_cassettes"
 
@@ -49,21 +43,27 @@ class Cassettes:
             "orange_cassette", str, "", "The cassette file (vcrpy YAML) to record into or replay from."
         )
         loader.add_option(
-            "orange_record_mode", str, "once", f"Record mode, as vcrpy names them: {', '.join(RECORD_MODES)}."
+            "orange_record_mode",
+            str,
+            RecordMode.ONCE.value,
+            f"Record mode, as vcrpy names them: {', '.join(values(RecordMode))}.",
+            choices=values(RecordMode),
         )
         loader.add_option(
             "orange_miss",
             str,
-            "error",
+            MissPolicy.ERROR.value,
             "A request the cassette cannot answer: 'error' (a 502 saying which field differed from the "
             "nearest recording), 'passthrough' (forward it) or 'synth' (the synthesiser answers).",
+            choices=values(MissPolicy),
         )
         loader.add_option(
             "orange_exhausted",
             str,
-            "repeat",
+            Exhausted.REPEAT.value,
             "When every recorded answer to a request was served: 'repeat' the last one, or treat it as "
             "a 'miss'.",
+            choices=values(Exhausted),
         )
         loader.add_option(
             "orange_ignore_json_fields",
@@ -94,18 +94,17 @@ class Cassettes:
         )
 
     def configure(self, updated: set[str]) -> None:
-        _choice("orange_record_mode", RECORD_MODES)
-        _choice("orange_miss", MISS_POLICIES)
-        _choice("orange_exhausted", EXHAUSTED_POLICIES)
+        check_choices(
+            updated,
+            {"orange_record_mode": RecordMode, "orange_miss": MissPolicy, "orange_exhausted": Exhausted},
+        )
         if not updated & TAPE_OPTIONS:
             return
-        if ctx.options.orange_mode == "synth":
+        if ctx.options.orange_mode == Mode.SYNTH:
             self.tape = None
             return
         if not ctx.options.orange_cassette:
-            raise exceptions.OptionsError(
-                f"orange-proxy: {ctx.options.orange_mode} mode needs orange_cassette"
-            )
+            raise exceptions.OptionsError(say(f"{ctx.options.orange_mode} mode needs orange_cassette"))
         options = ctx.options
         try:
             self.tape = Tape(
@@ -124,7 +123,7 @@ class Cassettes:
                 options.orange_exhausted,
             )
         except CassetteError as exc:
-            raise exceptions.OptionsError(f"orange-proxy: {exc}") from None
+            raise exceptions.OptionsError(say(str(exc))) from None
         log.info(
             "orange-proxy: cassette %s (%d interactions%s)",
             self.tape.path,

@@ -149,8 +149,8 @@ class Control:
         return handler(flow)
 
     def _state(self, flow: http.HTTPFlow) -> http.Response:
-        engine, state = self.core.engine, self.core.state
-        assert engine is not None and state is not None
+        state = self.core.state
+        assert state is not None
         now = time.time()
         tokens = [
             {
@@ -167,7 +167,7 @@ class Control:
             {
                 "instance": self.instance,
                 "mode": ctx.options.orange_mode,
-                "profile": engine.settings.profile,
+                "profile": self.core.settings.profile,
                 "cassette": ctx.options.orange_cassette or None,
                 "live_tokens": tokens,
                 "known_numbers": sorted(state.directory.locations),

@@ -1,4 +1,5 @@
-"""Options every stage shares, and the engine (rules, state, APIs) compiled from them."""
+"""Options every stage shares, and what is built from them once per change: the classification of
+requests, rules, state, the APIs' context; the synthesiser only when a plan can use it."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ from collections.abc import Sequence
 
 from mitmproxy import ctx, exceptions
 
-from proxy_addons.engine import Engine, Settings
-from proxy_addons.modes import MODES
-from proxy_addons.rules import RulesError, load_rules
-from proxy_addons.schemas import default_store
+from proxy_addons.addons.stages import check_choices
+from proxy_addons.apis import ALL_APIS, GATEWAY, Api
+from proxy_addons.choices import Mode, Profile, values
+from proxy_addons.context import ApiContext
+from proxy_addons.engine import Engine, Settings, context
+from proxy_addons.exchange import Exchange, InFlight
+from proxy_addons.messages import say
+from proxy_addons.routing import Router
+from proxy_addons.rules import Rules, RulesError, load_rules
+from proxy_addons.schemas import SchemaStore, default_store
 from proxy_addons.state import ProxyState
 
 log = logging.getLogger(__name__)
@@ -20,21 +27,29 @@ ENGINE_OPTIONS = {"orange_rules", "orange_profile", "orange_token_lifetime", "or
 
 
 class Core:
-    """Holds the engine; other addons read `core.engine` and `core.mode`."""
+    """Holds what the stages share: `router` (classification), `rules`, `state`, `context` (what API
+    modules answer faults with), `synthesiser()` (built on first use), and the exchanges in flight."""
 
     name = "orange_core"  # mitmproxy already has addons named after the class
 
-    def __init__(self) -> None:
-        self.engine: Engine | None = None
+    def __init__(self, apis: Sequence[Api] = ALL_APIS) -> None:
+        self.router = Router(apis, fallback=GATEWAY)
+        self.exchanges: InFlight[str, Exchange] = InFlight()
         self.state: ProxyState | None = None
+        self.rules: Rules | None = None
+        self.settings = Settings()
+        self.schemas: SchemaStore | None = None
+        self.context: ApiContext | None = None
+        self._engine: Engine | None = None
 
     def load(self, loader) -> None:
         loader.add_option(
             "orange_mode",
             str,
-            "synth",
+            Mode.SYNTH.value,
             "Where answers come from: synth (the synthesiser), record (the real upstream, recorded into "
             "orange_cassette), replay (orange_cassette only).",
+            choices=values(Mode),
         )
         loader.add_option(
             "orange_forward_unknown",
@@ -47,8 +62,9 @@ class Core:
         loader.add_option(
             "orange_profile",
             str,
-            "orange",
+            Profile.ORANGE.value,
             "Error dialect and quirks: 'orange' (as Orange's pages document) or 'camara' (CAMARA's specs).",
+            choices=values(Profile),
         )
         loader.add_option(
             "orange_rules",
@@ -64,14 +80,11 @@ class Core:
             options.update(connection_strategy="lazy")
 
     def configure(self, updated: set[str]) -> None:
-        if "orange_mode" in updated and ctx.options.orange_mode not in MODES:
-            raise exceptions.OptionsError(
-                f"orange_mode must be one of {', '.join(MODES)}, not {ctx.options.orange_mode!r}"
-            )
-        if updated & ENGINE_OPTIONS or self.engine is None:
-            self.engine = self._build()
+        check_choices(updated, {"orange_mode": Mode, "orange_profile": Profile})
+        if updated & ENGINE_OPTIONS or self.rules is None:
+            self._build()
 
-    def _build(self) -> Engine:
+    def _build(self) -> None:
         try:
             settings = Settings(
                 profile=ctx.options.orange_profile,
@@ -79,31 +92,43 @@ class Core:
                 code_lifetime=ctx.options.orange_code_lifetime,
             )
         except ValueError as exc:
-            raise exceptions.OptionsError(f"orange-proxy: {exc}") from None
+            raise exceptions.OptionsError(say(str(exc))) from None
         try:
             store = default_store()
         except (OSError, ValueError) as exc:  # a broken installation, not bad input
-            raise exceptions.OptionsError(f"orange-proxy: cannot load the JSON Schemas: {exc}") from None
+            raise exceptions.OptionsError(say(f"cannot load the JSON Schemas: {exc}")) from None
         paths = [os.path.expanduser(p) for p in ctx.options.orange_rules]
         try:
             rules = load_rules(paths, store)
         except RulesError as exc:
-            raise exceptions.OptionsError(f"orange-proxy: bad rules: {exc}") from None
+            raise exceptions.OptionsError(say(f"bad rules: {exc}")) from None
         if self.state is None:
             self.state = ProxyState(rules)
         else:
             self.state.apply(rules)
-        return Engine(rules, settings, store, self.state)
+        self.settings, self.schemas, self.rules = settings, store, rules
+        self.context = context(rules, settings, store, self.state, self.router)
+        self._engine = None  # rebuilt on first use, over the new context
+
+    def synthesiser(self) -> Engine:
+        """The synthesiser (synth mode, or replay's `synth` miss policy); built when first needed.
+        A method, not a property: mitmproxy reads every attribute of an addon looking for commands."""
+        if self._engine is None:
+            assert self.rules is not None and self.state is not None
+            self._engine = Engine(
+                self.rules, self.settings, self.schemas, self.state, router=self.router, ctx=self.context
+            )
+        return self._engine
 
     @property
     def mode(self) -> str:
         return ctx.options.orange_mode
 
     def running(self) -> None:
-        assert self.engine is not None
+        assert self.rules is not None
         log.info(
             "orange-proxy: %s mode, profile %s, rules %s",
             self.mode,
-            self.engine.settings.profile,
-            ", ".join(self.engine.rules.sources),
+            self.settings.profile,
+            ", ".join(self.rules.sources),
         )

@@ -17,6 +17,7 @@ from typing import IO, Any
 from mitmproxy import ctx, exceptions, http
 
 from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, ROUTE
+from proxy_addons.exchange import InFlight
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,8 @@ def _now() -> str:
 class EventLog:
     name = "orange_event_log"
 
-    def __init__(self) -> None:
+    def __init__(self, in_flight: InFlight | None = None) -> None:
+        self.in_flight = in_flight  # the pipeline's exchanges: a flow's ends here
         self.events: deque[dict[str, Any]] = deque(maxlen=RING_SIZE)
         self.counter = 0  # events ever logged; gives each a sequence number
         self._file: IO[str] | None = None
@@ -82,8 +84,10 @@ class EventLog:
         self._flow_event(flow)
 
     def _flow_event(self, flow: http.HTTPFlow) -> None:
+        if self.in_flight is not None:
+            self.in_flight.pop(flow.id)
         route = flow.metadata.get(ROUTE)
-        if route is None:
+        if route is None or not flow.live:
             return
         started = flow.request.timestamp_start
         peer = flow.client_conn.peername
@@ -93,7 +97,7 @@ class EventLog:
             "request": {
                 "method": flow.request.method,
                 "url": flow.metadata.get(ORIGINAL_URL) or flow.request.pretty_url,
-                "route": route.label,
+                "route": route,
             },
             "action": flow.metadata.get(ACTION, "none"),
         }

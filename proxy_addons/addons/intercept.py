@@ -1,5 +1,5 @@
-"""Which traffic is ours: TLS to intercept hosts is decrypted and classified; everything else passes
-through untouched (the client sees the real server's certificate)."""
+"""The classify stage. Which traffic is ours: TLS to intercept hosts is decrypted and classified;
+everything else passes through untouched (the client sees the real server's certificate)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions, http, tls
 
 from proxy_addons.addons.cassettes import Cassettes
+from proxy_addons.addons.convert import to_api_request
 from proxy_addons.addons.core import Core
 from proxy_addons.addons.stages import CONTROL_HOST, PLAN, ROUTE
 from proxy_addons.apis import GATEWAY
-from proxy_addons.modes import sources
+from proxy_addons.choices import MissPolicy, Mode, RecordMode
+from proxy_addons.exchange import Exchange
+from proxy_addons.messages import say
+from proxy_addons.modes import planner
 
 
 def parse_host(entry: str) -> tuple[str, int | None]:
@@ -32,13 +36,26 @@ def parse_host(entry: str) -> tuple[str, int | None]:
     return host, int(port) if port else None
 
 
+PLAN_OPTIONS = {
+    "orange_mode",
+    "orange_record_mode",
+    "orange_miss",
+    "orange_forward_unknown",
+    "orange_cassette",
+}
+
+
 class Intercept:
+    """The classify stage: which flows are ours (TLS to intercept hosts is decrypted, other hosts pass
+    through untouched), which API and operation each is for, and the answer sources its mode plans."""
+
     name = "orange_intercept"  # mitmproxy already has addons named after the class
 
     def __init__(self, core: Core, cassettes: Cassettes) -> None:
         self.core = core
         self.cassettes = cassettes
         self.hosts: tuple[tuple[str, int | None], ...] = (("api.orange.com", None),)
+        self.plan = planner(Mode.SYNTH, RecordMode.ONCE, False, MissPolicy.ERROR, False)
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -53,7 +70,16 @@ class Intercept:
             try:
                 self.hosts = tuple(parse_host(h) for h in ctx.options.orange_intercept_hosts if h.strip())
             except ValueError as exc:
-                raise exceptions.OptionsError(f"orange-proxy: {exc}") from None
+                raise exceptions.OptionsError(say(str(exc))) from None
+        if updated & PLAN_OPTIONS:
+            options, tape = ctx.options, self.cassettes.tape
+            self.plan = planner(
+                options.orange_mode,
+                options.orange_record_mode,
+                tape.existed if tape else False,
+                options.orange_miss,
+                options.orange_forward_unknown,
+            )
 
     def intercepts(self, host: str, port: int | None) -> bool:
         host = host.lower().rstrip(".")
@@ -68,19 +94,17 @@ class Intercept:
             data.ignore_connection = True
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response or flow.error or not self.intercepts(flow.request.pretty_host, flow.request.port):
+        if not flow.live or flow.response or flow.error:
             return
-        assert self.core.engine is not None
-        route = self.core.engine.classify(flow.request.method, flow.request.path.split("?", 1)[0])
+        if not self.intercepts(flow.request.pretty_host, flow.request.port):
+            return
+        route = self.core.router.classify(flow.request.method, flow.request.path.split("?", 1)[0])
         if route is None:
             return
-        options, tape = ctx.options, self.cassettes.tape
-        flow.metadata[ROUTE] = route
-        flow.metadata[PLAN] = sources(
-            mode=options.orange_mode,
-            record_mode=options.orange_record_mode,
-            cassette_existed=tape.existed if tape else False,
-            miss=options.orange_miss,
-            unknown_path=route.api is GATEWAY,
-            forward_unknown=options.orange_forward_unknown,
+        plan = self.plan(route.api is GATEWAY)
+        self.core.exchanges.add(
+            flow.id,
+            Exchange(to_api_request(flow), flow.request.pretty_url, flow.request.raw_content, route, plan),
         )
+        flow.metadata[ROUTE] = route.label
+        flow.metadata[PLAN] = list(plan)

@@ -17,9 +17,11 @@ from proxy_addons import __version__
 from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.convert import to_interaction
 from proxy_addons.addons.core import Core
-from proxy_addons.addons.stages import ACTION, ORIGINAL_URL, ROUTE
+from proxy_addons.addons.stages import ACTION
 from proxy_addons.apis import GATEWAY
 from proxy_addons.cassette import Interaction
+from proxy_addons.choices import Mode
+from proxy_addons.routing import Route
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +35,16 @@ class Recorder:
         self.drift: list[str] = []
 
     def response(self, flow: http.HTTPFlow) -> None:
+        # Only the "upstream" source forwards for recording, and only record plans contain it.
         tape = self.cassettes.tape
-        if tape is None or ctx.options.orange_mode != "record" or flow.metadata.get(ACTION) != "forwarded":
+        if tape is None or flow.metadata.get(ACTION) != "forwarded":
             return
-        interaction = to_interaction(flow, flow.metadata[ORIGINAL_URL])
+        exchange = self.core.exchanges.get(flow.id)
+        if exchange is None:
+            return
+        interaction = to_interaction(flow, exchange.recorded_request)
         try:
-            interaction.meta = self._meta(flow, interaction)
+            interaction.meta = self._meta(exchange.route, interaction)
         except Exception:  # the metadata is a nicety; the exchange itself must not be lost
             log.exception(
                 "orange-proxy: no metadata for %s; recording the exchange without it", flow.request.url
@@ -50,8 +56,7 @@ class Recorder:
             # The app still gets its answer; the tester must know the cassette is incomplete.
             log.error("orange-proxy: could not write %s: %s", tape.path, exc)
 
-    def _meta(self, flow: http.HTTPFlow, interaction: Interaction) -> dict[str, object]:
-        route = flow.metadata[ROUTE]
+    def _meta(self, route: Route, interaction: Interaction) -> dict[str, object]:
         meta: dict[str, object] = {
             "recorded_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "recorder": f"orange-proxy {__version__}",
@@ -64,10 +69,11 @@ class Recorder:
             meta["schema"] = verdict
         return meta
 
-    def _schema_verdict(self, route, interaction: Interaction) -> dict[str, object] | None:
+    def _schema_verdict(self, route: Route, interaction: Interaction) -> dict[str, object] | None:
         """Our schemas' verdict on a recorded answer (None where we have no schema: other paths)."""
         response = interaction.response
-        if route.api is GATEWAY or route.operation is None or self.core.engine is None:
+        schemas = self.core.schemas
+        if route.api is GATEWAY or route.operation is None or schemas is None:
             return None
         if 300 <= response.status < 400:  # a redirect's body (if any) is for browsers, not the contract
             return None
@@ -77,17 +83,17 @@ class Recorder:
         except (ValueError, RecursionError):
             problems = ["the body is not JSON"]
         else:
-            problems = self.core.engine.schemas.check_response(ref, response.status, data)
+            problems = schemas.check_response(ref, response.status, data)
         if problems:
             self.drift.append(
                 f"{interaction.request.method} {interaction.request.uri} → {response.status}: {problems[0]}"
             )
-            return {"ref": self.core.engine.schemas.resolve(ref), "valid": False, "problems": problems[:5]}
-        return {"ref": self.core.engine.schemas.resolve(ref), "valid": True}
+            return {"ref": schemas.resolve(ref), "valid": False, "problems": problems[:5]}
+        return {"ref": schemas.resolve(ref), "valid": True}
 
     def done(self) -> None:
         tape = self.cassettes.tape
-        if tape is None or ctx.options.orange_mode != "record":
+        if tape is None or ctx.options.orange_mode != Mode.RECORD:
             return
         log.info("orange-proxy: recorded %d interaction(s) into %s", tape.recorded, tape.path)
         if self.drift:

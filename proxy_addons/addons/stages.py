@@ -1,22 +1,38 @@
-"""The flow metadata the pipeline stages share, and the helper that reads the plan."""
+"""What the mitmproxy stages share: the flow metadata keys (plain strings and lists only, so flows
+survive mitmproxy's serialisation: `-w`, mitmweb's Save), and the option checks."""
 
 from __future__ import annotations
 
-from mitmproxy import http
+from collections.abc import Mapping
+from enum import StrEnum
+
+from mitmproxy import ctx, exceptions, http
+
+from proxy_addons.choices import parse
+from proxy_addons.messages import say
 
 CONTROL_HOST = "orange-proxy.test"  # the control API's reserved host (.test never resolves)
-ROUTE = "orange.route"  # the Route of a classified flow (absent: not ours, pass through)
-PLAN = "orange.plan"  # answer sources still to try, e.g. ("cassette", "upstream")
+ROUTE = "orange.route"  # the route label of a classified flow, e.g. "oauth/v3-token" (absent: not ours)
+PLAN = "orange.plan"  # the answer sources planned for it, e.g. ["cassette", "upstream"]
 ACTION = "orange.action"  # what answered: synthesised, replayed, replay-miss, forwarded, recorded,
 # passed-through, faulted, control; a body fault appends "+<kind>"
 ORIGINAL_URL = "orange.original_url"  # the URL the app asked for, before any --upstream rewrite
 MISS = "orange.miss"  # why the cassette could not answer
 FAULT = "orange.fault"  # the faults injected into a flow: [{"id", "fault"}, ...]
+MANGLE = "orange.mangle"  # the body fault to apply to the answer: "truncate" or "malformed"
 
 
-def next_source(flow: http.HTTPFlow) -> str | None:
-    """The source that should answer now, or None if the flow is not ours or already answered."""
-    if flow.response or flow.error or ROUTE not in flow.metadata:
-        return None
-    plan = flow.metadata.get(PLAN) or ()
-    return plan[0] if plan else None
+def ours(flow: http.HTTPFlow) -> bool:
+    """A live, classified flow not answered yet (mitmproxy's own addons skip flows that are not live:
+    a flow loaded from a file or replayed by mitmproxy is not ours to answer again)."""
+    return flow.live and ROUTE in flow.metadata and not (flow.response or flow.error)
+
+
+def check_choices(updated: set[str], options: Mapping[str, type[StrEnum]]) -> None:
+    """The one check of enumerated options, wherever they are declared."""
+    for name, choice in options.items():
+        if name in updated:
+            try:
+                parse(choice, getattr(ctx.options, name), name)
+            except ValueError as exc:
+                raise exceptions.OptionsError(say(str(exc))) from None

@@ -6,14 +6,10 @@ Orange's gateway answers such requests itself, before any API, in its own envelo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from proxy_addons.apis.base import Api, Operation
+from proxy_addons.context import ApiContext
 from proxy_addons.errors import REASON_HEADER, header_safe
 from proxy_addons.model import ApiRequest, ApiResponse
-
-if TYPE_CHECKING:
-    from proxy_addons.engine import Engine
 
 
 class Gateway(Api):
@@ -21,7 +17,7 @@ class Gateway(Api):
     prefixes = ()
     operations = ()
 
-    def handle(self, operation: Operation | None, request: ApiRequest, engine: Engine) -> ApiResponse:
+    def handle(self, operation: Operation | None, request: ApiRequest, ctx: ApiContext) -> ApiResponse:
         return ApiResponse(
             status=404,
             data={

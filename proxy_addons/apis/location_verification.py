@@ -6,17 +6,15 @@ the age of that fix, against the requested circle R (see proxy_addons.geo).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from proxy_addons import geo
 from proxy_addons.apis.base import BearerApi, JsonBody, Operation
+from proxy_addons.context import ApiContext
 from proxy_addons.errors import ApiError, Dialect
 from proxy_addons.model import ApiRequest, ApiResponse, dig
 from proxy_addons.playground import rfc3339
 from proxy_addons.state import OAUTH_V3, Token
-
-if TYPE_CHECKING:
-    from proxy_addons.engine import Engine
 
 BASE = "/camara/location-verification/orange-lab/v0"
 SCOPE = "location-verification:verify"
@@ -56,11 +54,11 @@ class LocationVerification(BearerApi):
         return normalise_number(number) if isinstance(number, str) and number else None
 
     def run(
-        self, operation: Operation, request: ApiRequest, token: Token, body: JsonBody, engine: Engine
+        self, operation: Operation, request: ApiRequest, token: Token, body: JsonBody, ctx: ApiContext
     ) -> ApiResponse:
-        profile = engine.settings.profile
+        profile = ctx.profile
         data = body.require()
-        self.validate(f"VerifyRequest.{profile}", data, engine)
+        self.validate(f"VerifyRequest.{profile}", data, ctx)
 
         raw_number = data["device"].get("phoneNumber")
         if raw_number is None:
@@ -72,7 +70,7 @@ class LocationVerification(BearerApi):
                 404, "NOT_FOUND", "no device known for the given identifiers", message="Device not found"
             )
         number = normalise_number(raw_number)
-        if not engine.state.directory.known(number, token.client_id):
+        if not ctx.state.directory.known(number, token.client_id):
             if profile == "orange":
                 # Orange: invalid input "in particular for the ueId" is a 400; other numbers "will not work".
                 raise ApiError(400, "INVALID_ARGUMENT", f"{number} is not a device of the lab")
@@ -80,15 +78,15 @@ class LocationVerification(BearerApi):
                 404, "NOT_FOUND", f"{number} is not a device of the lab", message="Device not found"
             )
 
-        now = engine.clock()
-        location = engine.state.directory.location(number, token.client_id)
+        now = ctx.now()
+        location = ctx.state.directory.location(number, token.client_id)
         if location is None or not location.available:
             if profile == "orange":
                 raise ApiError(
                     404, "NOT_FOUND", f"the network cannot locate {number}", message="Location outdated"
                 )
             # CAMARA: no location history at all, so no lastLocationTime.
-            return self.response(operation, {"verificationResult": "UNKNOWN"}, engine)
+            return self.response(operation, {"verificationResult": "UNKNOWN"}, ctx)
 
         last_time = rfc3339(now - location.age_seconds)
         max_age = data.get("maxAge")
@@ -104,7 +102,7 @@ class LocationVerification(BearerApi):
                         message="Location outdated",
                     )
                 return self.response(
-                    operation, {"lastLocationTime": last_time, "verificationResult": "UNKNOWN"}, engine
+                    operation, {"lastLocationTime": last_time, "verificationResult": "UNKNOWN"}, ctx
                 )
 
         area = data["area"]
@@ -115,4 +113,4 @@ class LocationVerification(BearerApi):
         data: dict[str, Any] = {"lastLocationTime": last_time, "verificationResult": result}
         if match_rate is not None:
             data["matchRate"] = match_rate
-        return self.response(operation, data, engine)
+        return self.response(operation, data, ctx)

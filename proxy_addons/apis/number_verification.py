@@ -7,15 +7,13 @@ The playground takes the device's number from `login_hint` at /authorize; the to
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from proxy_addons.apis.base import BearerApi, JsonBody, Operation
+from proxy_addons.context import ApiContext
 from proxy_addons.errors import ApiError, Dialect
 from proxy_addons.model import ApiRequest, ApiResponse
 from proxy_addons.state import PLAYGROUND, Token
-
-if TYPE_CHECKING:
-    from proxy_addons.engine import Engine
 
 BASE = "/camara/playground/api/number-verification/v1"
 
@@ -53,7 +51,7 @@ class NumberVerification(BearerApi):
         }
     )
 
-    def check_token_context(self, token: Token, engine: Engine) -> None:
+    def check_token_context(self, token: Token, ctx: ApiContext) -> None:
         if token.phone_number is None:
             raise ApiError(
                 403,
@@ -61,7 +59,7 @@ class NumberVerification(BearerApi):
                 "the access token was not issued for a phone number "
                 "(use the authorization-code flow with login_hint)",
             )
-        if not engine.state.directory.known(token.phone_number, token.client_id):
+        if not ctx.state.directory.known(token.phone_number, token.client_id):
             # What the live playground answers for a number it does not know (§4.4, observed).
             raise ApiError(
                 403,
@@ -71,16 +69,16 @@ class NumberVerification(BearerApi):
             )
 
     def run(
-        self, operation: Operation, request: ApiRequest, token: Token, body: JsonBody, engine: Engine
+        self, operation: Operation, request: ApiRequest, token: Token, body: JsonBody, ctx: ApiContext
     ) -> ApiResponse:
         number = token.phone_number
         assert number is not None  # authorise() guarantees it
         if operation.name == "device-phone-number":
-            return self.response(operation, {"devicePhoneNumber": number}, engine)
+            return self.response(operation, {"devicePhoneNumber": number}, ctx)
         data = body.require()
-        self.validate("VerifyRequest", data, engine)
+        self.validate("VerifyRequest", data, ctx)
         if "phoneNumber" in data:
             verified = data["phoneNumber"] == number
         else:
             verified = data["hashedPhoneNumber"].lower() == hash_number(number)
-        return self.response(operation, {"devicePhoneNumberVerified": verified}, engine)
+        return self.response(operation, {"devicePhoneNumberVerified": verified}, ctx)

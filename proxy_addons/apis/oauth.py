@@ -17,15 +17,14 @@ import hmac
 import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 from urllib.parse import urlencode, urlsplit
 
-from proxy_addons.apis.base import Api, Operation
+from proxy_addons.apis.base import Api, FaultAnswer, Operation
+from proxy_addons.context import ApiContext
 from proxy_addons.model import ApiRequest, ApiResponse
+from proxy_addons.scope import RequestFacts
 from proxy_addons.state import OAUTH_V3, PLAYGROUND, CodeError
-
-if TYPE_CHECKING:
-    from proxy_addons.engine import Engine
 
 PLAYGROUND_BASE = "/openidconnect/playground/v1.0"
 V3_BASE = "/oauth/v3"
@@ -38,6 +37,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="api.orange.com"'}
+INVALID_CREDENTIALS = "The requested service needs credentials, but the ones provided were invalid."
 
 
 @dataclass
@@ -58,10 +58,10 @@ class OAuth(Api):
     )
     issuer_of: ClassVar = {"playground-token": PLAYGROUND, "v3-token": OAUTH_V3}
 
-    def handle(self, operation: Operation | None, request: ApiRequest, engine: Engine) -> ApiResponse:
+    def handle(self, operation: Operation | None, request: ApiRequest, ctx: ApiContext) -> ApiResponse:
         try:
             if operation is None:
-                allowed = engine.router.methods(request.path)
+                allowed = ctx.methods(request.path)
                 if allowed:
                     raise OAuthError(
                         "invalid_request",
@@ -75,12 +75,12 @@ class OAuth(Api):
                 client_id = (_basic_credentials(request) or (fields.get("client_id"), ""))[0]
             except OAuthError:
                 client_id = fields.get("client_id")
-            rule = engine.rules.override_for(self.name, operation.name, client_id, None, fields)
+            rule = ctx.override_for(RequestFacts(self.name, operation.name, client_id), fields)
             if rule is not None:
-                return self.override(rule, engine)
+                return self.override(rule, ctx)
             if operation.name == "authorize":
-                return self.authorize(request, engine)
-            return self.token(operation, request, engine)
+                return self.authorize(request, ctx)
+            return self.token(operation, request, ctx)
         except OAuthError as error:
             return self.oauth_error(error)
 
@@ -96,6 +96,25 @@ class OAuth(Api):
                 params = {}
         return {k: v[0] for k, v in params.items()}
 
+    # Faults at the token endpoints: RFC 6749's envelope, and no access token to expire here.
+
+    takes_access_tokens = False
+
+    def fault_answer(self, fault: FaultAnswer, ctx: ApiContext) -> ApiResponse:
+        error = OAuthError(fault.oauth_error, fault.detail, fault.status, dict(fault.headers))
+        return self.oauth_error(error)
+
+    def revoked_answer(self, client_id: str, ctx: ApiContext) -> ApiResponse:
+        # As Orange's gateway treats a revoked client id: its credentials no longer count.
+        return self.oauth_error(OAuthError("invalid_client", INVALID_CREDENTIALS, 401))
+
+    def issued_token(self, status: int, body: bytes) -> str | None:
+        try:
+            token = json.loads(body or b"{}").get("access_token")
+        except (ValueError, AttributeError, RecursionError):
+            return None
+        return token if isinstance(token, str) else None
+
     @staticmethod
     def oauth_error(error: OAuthError) -> ApiResponse:
         return ApiResponse(
@@ -107,7 +126,7 @@ class OAuth(Api):
 
     # Authorization endpoint ---------------------------------------------------------------------
 
-    def authorize(self, request: ApiRequest, engine: Engine) -> ApiResponse:
+    def authorize(self, request: ApiRequest, ctx: ApiContext) -> ApiResponse:
         query = request.query
         repeated = [k for k, v in query.items() if len(v) > 1]
         if repeated:
@@ -115,7 +134,7 @@ class OAuth(Api):
         params = {k: v[0] for k, v in query.items()}
         client_id = params.get("client_id", "")
         redirect_uri = params.get("redirect_uri", "")
-        clients = engine.state.clients
+        clients = ctx.state.clients
         # Until client and redirect URI are trusted, errors go to the caller, never to the URI.
         if not client_id:
             raise OAuthError("invalid_request", "client_id is required")
@@ -135,23 +154,23 @@ class OAuth(Api):
         # The state goes back exactly as sent (RFC 6749 §4.1.2): take it still percent-encoded.
         state = _raw_param(request.query_string, "state")
         try:
-            scopes, number = self._check_authorization(params, engine)
+            scopes, number = self._check_authorization(params, ctx)
         except OAuthError as error:
             return self._redirect(
                 redirect_uri, {"error": error.error, "error_description": error.description}, state
             )
-        code = engine.state.codes.issue(
-            client_id, redirect_uri, scopes, number, params.get("nonce"), engine.settings.code_lifetime
+        code = ctx.state.codes.issue(
+            client_id, redirect_uri, scopes, number, params.get("nonce"), ctx.code_lifetime
         )
         return self._redirect(redirect_uri, {"code": code.value}, state)
 
-    def _check_authorization(self, params: dict[str, str], engine: Engine) -> tuple[frozenset[str], str]:
+    def _check_authorization(self, params: dict[str, str], ctx: ApiContext) -> tuple[frozenset[str], str]:
         if params.get("response_type") != "code":
             raise OAuthError("unsupported_response_type", "response_type must be code")
         scope = params.get("scope", "").split()
         if not scope:
             raise OAuthError("invalid_request", "scope is required")
-        unknown = [s for s in scope if s not in engine.known_scopes]
+        unknown = [s for s in scope if s not in ctx.known_scopes]
         if unknown:
             raise OAuthError("invalid_scope", f"unknown scope {unknown[0]}")
         hint = params.get("login_hint")
@@ -165,7 +184,7 @@ class OAuth(Api):
                 "invalid_request", "login_hint must be tel:+<E.164 number>, e.g. tel:+33699901031"
             )
         number = match.group(1)
-        if not engine.state.directory.known(number, params.get("client_id")):
+        if not ctx.state.directory.known(number, params.get("client_id")):
             raise OAuthError(
                 "access_denied",
                 f"{number} is not a playground number (+990…, user-defined, or one the rules define)",
@@ -185,7 +204,7 @@ class OAuth(Api):
 
     # Token endpoints ----------------------------------------------------------------------------
 
-    def token(self, operation: Operation, request: ApiRequest, engine: Engine) -> ApiResponse:
+    def token(self, operation: Operation, request: ApiRequest, ctx: ApiContext) -> ApiResponse:
         # An empty POST has no Content-Type; let it fail on its missing fields instead.
         if request.body and request.media_type != "application/x-www-form-urlencoded":
             raise OAuthError("invalid_request", "Content-Type must be application/x-www-form-urlencoded")
@@ -197,20 +216,20 @@ class OAuth(Api):
         if repeated:
             raise OAuthError("invalid_request", f"parameter {repeated[0]} is repeated")
         params = {k: v[0] for k, v in form.items()}
-        client_id = self._authenticate_client(request, params, engine)
+        client_id = self._authenticate_client(request, params, ctx)
 
         grant_type = params.get("grant_type")
         if not grant_type:
             raise OAuthError("invalid_request", "Missing grant_type in body")
         issuer = self.issuer_of[operation.name]
         if grant_type == "authorization_code" and issuer == PLAYGROUND:
-            return self._grant_code(params, client_id, engine)
+            return self._grant_code(params, client_id, ctx)
         if grant_type == "client_credentials":
-            return self._grant_client(params, client_id, issuer, engine)
+            return self._grant_client(params, client_id, issuer, ctx)
         raise OAuthError("unsupported_grant_type", f"grant_type {grant_type} is not supported here")
 
     @staticmethod
-    def _authenticate_client(request: ApiRequest, params: dict[str, str], engine: Engine) -> str:
+    def _authenticate_client(request: ApiRequest, params: dict[str, str], ctx: ApiContext) -> str:
         credentials = _basic_credentials(request)
         if credentials is not None:
             client_id, secret = credentials
@@ -224,29 +243,24 @@ class OAuth(Api):
                     401,
                     CHALLENGE,
                 )
-        if not engine.state.clients.authenticate(client_id, secret):
-            raise OAuthError(
-                "invalid_client",
-                "The requested service needs credentials, but the ones provided were invalid.",
-                401,
-                CHALLENGE,
-            )
+        if not ctx.state.clients.authenticate(client_id, secret):
+            raise OAuthError("invalid_client", INVALID_CREDENTIALS, 401, CHALLENGE)
         return client_id
 
-    def _grant_code(self, params: dict[str, str], client_id: str, engine: Engine) -> ApiResponse:
+    def _grant_code(self, params: dict[str, str], client_id: str, ctx: ApiContext) -> ApiResponse:
         code_value = params.get("code")
         if not code_value:
             raise OAuthError("invalid_request", "code is required")
         if not params.get("redirect_uri"):
             raise OAuthError("invalid_request", "redirect_uri is required")
-        state = engine.state
+        state = ctx.state
         try:
             code = state.codes.redeem(code_value, client_id, params.get("redirect_uri"))
         except CodeError as exc:
             if state.codes.was_used(code_value):
                 state.tokens.revoke_code(code_value)
             raise OAuthError("invalid_grant", str(exc)) from None
-        lifetime = engine.settings.token_lifetime
+        lifetime = ctx.token_lifetime
         token = state.tokens.issue(
             client_id, PLAYGROUND, "authorization_code", code.scopes, lifetime, code.phone_number, code.value
         )
@@ -263,17 +277,17 @@ class OAuth(Api):
         return self._token_response("playground-token", body)
 
     def _grant_client(
-        self, params: dict[str, str], client_id: str, issuer: str, engine: Engine
+        self, params: dict[str, str], client_id: str, issuer: str, ctx: ApiContext
     ) -> ApiResponse:
         scopes = list(dict.fromkeys(params.get("scope", "").split()))  # once each, in order
-        unknown = [s for s in scopes if s not in engine.known_scopes]
+        unknown = [s for s in scopes if s not in ctx.known_scopes]
         if unknown:
             raise OAuthError("invalid_scope", f"unknown scope {unknown[0]}")
-        lifetime = engine.settings.token_lifetime
-        token = engine.state.tokens.issue(client_id, issuer, "client_credentials", scopes, lifetime)
+        lifetime = ctx.token_lifetime
+        token = ctx.state.tokens.issue(client_id, issuer, "client_credentials", scopes, lifetime)
         # Orange's lab pages show expires_in as a string ("3600"); newer pages and live answers a number.
         expires: int | str = (
-            str(lifetime) if issuer == OAUTH_V3 and engine.settings.profile == "orange" else lifetime
+            str(lifetime) if issuer == OAUTH_V3 and ctx.profile == "orange" else lifetime
         )
         body: dict[str, object] = {"token_type": "Bearer", "access_token": token.value, "expires_in": expires}
         if scopes:

@@ -7,16 +7,14 @@ lives in `state.playground`, where Number Verification and location verification
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from proxy_addons.apis.base import BearerApi, JsonBody, Operation
+from proxy_addons.context import ApiContext
 from proxy_addons.errors import ApiError
 from proxy_addons.model import ApiRequest, ApiResponse, dig
 from proxy_addons.playground import PLAYGROUND_PREFIX, LimitReached
 from proxy_addons.state import OAUTH_V3, Token
-
-if TYPE_CHECKING:
-    from proxy_addons.engine import Engine
 
 BASE = "/camara/playground/admin/v1.0"
 
@@ -37,7 +35,7 @@ class PlaygroundAdmin(BearerApi):
     operations = (Operation("action", "POST", BASE + "/action"),)
     issuers = frozenset({OAUTH_V3})
 
-    def authorise(self, operation: Operation, token: Token, engine: Engine) -> None:
+    def authorise(self, operation: Operation, token: Token, ctx: ApiContext) -> None:
         if token.issuer not in self.issuers:
             # Observed: the Admin API answers a playground token with 401, not 403 (§6).
             raise ApiError(
@@ -45,24 +43,24 @@ class PlaygroundAdmin(BearerApi):
                 "UNAUTHENTICATED",
                 "the Admin API takes a token from /oauth/v3/token, not one from the playground",
             )
-        super().authorise(operation, token, engine)
+        super().authorise(operation, token, ctx)
 
     def subject(self, token: Token, body: Any) -> str | None:
         number = dig(body, "phoneNumber")
         return number if isinstance(number, str) else None
 
     def run(
-        self, operation: Operation, request: ApiRequest, token: Token, body: JsonBody, engine: Engine
+        self, operation: Operation, request: ApiRequest, token: Token, body: JsonBody, ctx: ApiContext
     ) -> ApiResponse:
         data = body.require()
-        self.validate("ActionRequest", data, engine)
+        self.validate("ActionRequest", data, ctx)
         action: str = data["action"]
         client = token.client_id
-        playground = engine.state.playground
+        playground = ctx.state.playground
         users = playground.users
         if action == "LIST":
             # User-defined numbers only: the predefined ones are not listed.
-            return self.response(operation, {"phoneNumbers": users.numbers(client)}, engine)
+            return self.response(operation, {"phoneNumbers": users.numbers(client)}, ctx)
 
         number: str = data["phoneNumber"]
         predefined = number.startswith(PLAYGROUND_PREFIX)
@@ -72,24 +70,24 @@ class PlaygroundAdmin(BearerApi):
                 raise bad_request(ALREADY_EXISTS, f"{number} is a predefined playground number")
             if own is not None:
                 raise bad_request(ALREADY_EXISTS, f"{number} is already defined for {client}")
-            entry = playground.builtins.new_entry(engine.clock())
+            entry = playground.builtins.new_entry(ctx.now())
             entry.update(data.get("data", {}))  # our addition: set data at creation
             try:
                 created = users.create(client, number, entry)
             except LimitReached as exc:
                 raise bad_request(LIMIT_REACHED, str(exc)) from None
-            return self.response(operation, {"data": created}, engine, status=201)
+            return self.response(operation, {"data": created}, ctx, status=201)
 
         if own is None and not predefined:
             raise bad_request(NOT_FOUND, f"{number} is not a user-defined number of {client}")
         if action == "READ":
-            entry = own if own is not None else playground.builtins.read(number, engine.clock())
-            return self.response(operation, {"data": entry}, engine)
+            entry = own if own is not None else playground.builtins.read(number, ctx.now())
+            return self.response(operation, {"data": entry}, ctx)
         if action == "UPDATE":
             # A predefined number echoes the update but keeps its data, as Orange's does.
             if own is not None:
                 users.update(client, number, data["data"])
-            return self.response(operation, {"data": data["data"]}, engine)
+            return self.response(operation, {"data": data["data"]}, ctx)
         # DELETE
         if own is None:
             raise bad_request(READ_ONLY, f"{number} is a predefined playground number")
