@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from proxy_addons.choices import Profile
-from proxy_addons.rules import Override, Rules
+from proxy_addons.rules import Rules
 from proxy_addons.schemas import SchemaStore
-from proxy_addons.scope import RequestFacts
 from proxy_addons.state import ProxyState
 
 
@@ -32,7 +30,3 @@ class ApiContext:
     def now(self) -> float:
         """One clock for tokens, codes and answers."""
         return self.state.clock()
-
-    def override_for(self, facts: RequestFacts, fields: Any) -> Override | None:
-        """The rules override that answers this request, if any."""
-        return self.rules.first_override(facts, fields)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Generic, TypeVar
 
 from proxy_addons.cassette import Request, identity_encoded
 from proxy_addons.model import ApiRequest
@@ -38,28 +37,15 @@ class Exchange:
         return identity_encoded(Request(self.request.method, self.url, headers, self.raw_body or None))
 
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class InFlight(Generic[K, V]):
+class InFlight(OrderedDict[str, Exchange]):
     """Exchanges by flow id while their flows are in flight: added when classified, dropped when the
     flow ends (answered or failed). Bounded, so flows that never end cannot make it grow for ever."""
 
     def __init__(self, limit: int = 10_000) -> None:
+        super().__init__()
         self.limit = limit
-        self._items: OrderedDict[K, V] = OrderedDict()
 
-    def add(self, key: K, value: V) -> None:
-        self._items[key] = value
-        if len(self._items) > self.limit:
-            self._items.popitem(last=False)
-
-    def get(self, key: K) -> V | None:
-        return self._items.get(key)
-
-    def pop(self, key: K) -> V | None:
-        return self._items.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._items)
+    def add(self, key: str, value: Exchange) -> None:
+        self[key] = value
+        if len(self) > self.limit:
+            self.popitem(last=False)

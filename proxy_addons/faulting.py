@@ -9,7 +9,7 @@ injected error is that API's business (`Api.fault_answer`, `revoked_answer`, `ex
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,24 +55,23 @@ class Decision:
 
 @dataclass
 class FaultStage:
-    context: Callable[[], ApiContext]  # the APIs' context of the current configuration
+    context: ApiContext | None = None  # the APIs' context of the current configuration
     faults: list[Fault] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
-        """Is there anything to do? A fault-free session skips parsing request bodies."""
-        return bool(self.faults) or self.context().state.fault_made
+        """Is there anything to do beyond noting tokens? A fault-free session parses no bodies here."""
+        assert self.context is not None
+        state = self.context.state
+        return bool(self.faults or state.tokens.fault_expiries or state.revocations.by_fault)
 
     def fire(self, exchange: Exchange) -> tuple[list[Fault], float]:
         """Count the request against every fault; apply the state faults that fire. Returns the faults
         that fired and the latency to wait before anything else happens."""
-        state = self.context().state
+        assert self.context is not None
+        state = self.context.state
         request, route = exchange.request, exchange.route
         token = request.bearer_token
-        if token:
-            state.tokens.seen(token)
-        if not self.active:
-            return [], 0.0
         facts = exchange.facts = route.api.facts(route.operation, request, state.tokens.client_of(token))
         now = state.clock()
         fired = [fault for fault in self.faults if fault.consider(facts, now)]
@@ -86,7 +85,8 @@ class FaultStage:
 
     def decide(self, exchange: Exchange, fired: Sequence[Fault]) -> Decision:
         """After any latency: the 401/403 fault-made state imposes, else the first answer fault."""
-        ctx = self.context()
+        ctx = self.context
+        assert ctx is not None
         blocked = self._blocked(exchange, ctx)
         if blocked is not None:
             return Decision(answer=blocked)
@@ -130,11 +130,19 @@ class FaultStage:
             ctx,
         )
 
+    def seen(self, exchange: Exchange) -> None:
+        """Note the request's bearer token, fault or no fault: a later `token_expired` must know it."""
+        assert self.context is not None
+        token = exchange.request.bearer_token
+        if token:
+            self.context.state.tokens.seen(token)
+
     def handed_out(self, exchange: Exchange, status: int, body: bytes) -> None:
         """Remember a token a token endpoint hands out (from any source: it is a new token)."""
+        assert self.context is not None
         token = exchange.route.api.issued_token(status, body)
         if token is not None:
-            self.context().state.tokens.handed_out(token, exchange.request.basic_user)
+            self.context.state.tokens.handed_out(token, exchange.request.basic_user)
 
     # The list of faults ------------------------------------------------------------------------
 
@@ -144,13 +152,13 @@ class FaultStage:
     def remove(self, fault_id: str) -> bool:
         before = len(self.faults)
         self.faults = [f for f in self.faults if f.id != fault_id]
-        self.context().state.revocations.lift(fault_id)
+        self.context.state.revocations.lift(fault_id)
         return len(self.faults) != before
 
     def clear(self) -> int:
         count = len(self.faults)
         self.faults = []
-        state = self.context().state
+        state = self.context.state
         state.tokens.fault_expiries.clear()
         state.revocations.clear()
         return count
@@ -158,4 +166,4 @@ class FaultStage:
     def replace(self, faults: list[Fault]) -> None:
         """New faults from the options: revocations of the old ones are lifted."""
         self.faults = faults
-        self.context().state.revocations.clear()
+        self.context.state.revocations.clear()

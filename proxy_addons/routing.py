@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from proxy_addons.apis.base import Api, Operation
 
@@ -16,7 +17,7 @@ class Route:
     api: Api
     operation: Operation | None
 
-    @property
+    @cached_property
     def label(self) -> str:
         return f"{self.api.name}/{self.operation.name if self.operation else '-'}"
 

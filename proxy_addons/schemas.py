@@ -64,20 +64,57 @@ def describe(error: ValidationError) -> str:
     return f"{path}: {message}" if path else message
 
 
+# A response definition `<operation>.<status>` (or `.default`) in an API's schema file names one of
+# its operations; `error.<status>` definitions are the API's error bodies.
+_RESPONSE_DEF = re.compile(r"([a-z0-9][a-z0-9-]*)\.([1-5][0-9]{2}|default)")
+APIS_DOCUMENT = "apis"  # generated: the API names and operations the schema files define
+
+
+def operations_of(document: dict[str, Any]) -> tuple[str, ...]:
+    """The operations an API's schema file answers for, in the order it defines them."""
+    found = (_RESPONSE_DEF.fullmatch(name) for name in document.get("$defs", {}))
+    return tuple(dict.fromkeys(m.group(1) for m in found if m and m.group(1) != "error"))
+
+
+def apis_document(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """`apis.schema.json`, made from the other files: `ApiName` (every schema file with operations)
+    and `Operations` (for a mapping with `api`, the operations that API has). Rules and fault files
+    refer to it, so adding an API takes its module and its schema file, and no edit elsewhere."""
+    apis = {name: ops for name, document in documents.items() if (ops := operations_of(document))}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": BASE_URI + APIS_DOCUMENT + ".schema.json",
+        "$defs": {
+            "ApiName": {"enum": list(apis)},
+            "Operations": {
+                "allOf": [
+                    {
+                        "if": {"required": ["api"], "properties": {"api": {"const": name}}},
+                        "then": {"properties": {"operation": {"enum": list(ops)}}},
+                    }
+                    for name, ops in apis.items()
+                ]
+            },
+        },
+    }
+
+
 class SchemaStore:
     """Every `*.schema.json` file of a directory, with validators compiled on first use and cached."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or schemas_dir()
         self.documents: dict[str, dict[str, Any]] = {}
-        resources = []
         for path in sorted(self.directory.glob("*.schema.json")):
             document = json.loads(path.read_text(encoding="utf-8"))
-            name = path.name.removesuffix(".schema.json")
-            self.documents[name] = document
-            resources.append((BASE_URI + path.name, Resource.from_contents(document)))
+            self.documents[path.name.removesuffix(".schema.json")] = document
         if not self.documents:
             raise FileNotFoundError(f"no *.schema.json files in {self.directory}")
+        self.documents[APIS_DOCUMENT] = apis_document(self.documents)
+        resources = [
+            (BASE_URI + name + ".schema.json", Resource.from_contents(document))
+            for name, document in self.documents.items()
+        ]
         self.registry: Registry = Registry().with_resources(resources)
         self._validators: dict[str, Draft202012Validator] = {}
 

@@ -21,11 +21,13 @@ from proxy_addons.addons.faulting import BodyFaults, Faults
 from proxy_addons.addons.intercept import Intercept
 from proxy_addons.addons.recorder import Recorder
 from proxy_addons.apis import ALL_APIS, Api
+from proxy_addons.schemas import SchemaStore
 
 
-def default_addons(apis: Sequence[Api] = ALL_APIS) -> list[object]:
-    """A fresh, wired set of addons for one mitmproxy master, in pipeline order."""
-    core = Core(apis)
+def default_addons(apis: Sequence[Api] = ALL_APIS, schemas: SchemaStore | None = None) -> list[object]:
+    """A fresh, wired set of addons for one mitmproxy master, in pipeline order. `apis` and `schemas`
+    are the registered APIs and their schema files (see README, "Adding an API")."""
+    core = Core(apis, schemas)
     cassettes = Cassettes()
     events = EventLog(core.exchanges)
     faults = Faults(core, events)

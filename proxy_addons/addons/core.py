@@ -14,7 +14,7 @@ from proxy_addons.apis import ALL_APIS, GATEWAY, Api
 from proxy_addons.choices import Mode, Profile, values
 from proxy_addons.context import ApiContext
 from proxy_addons.engine import Engine, Settings, context
-from proxy_addons.exchange import Exchange, InFlight
+from proxy_addons.exchange import InFlight
 from proxy_addons.messages import say
 from proxy_addons.routing import Router
 from proxy_addons.rules import Rules, RulesError, load_rules
@@ -32,9 +32,10 @@ class Core:
 
     name = "orange_core"  # mitmproxy already has addons named after the class
 
-    def __init__(self, apis: Sequence[Api] = ALL_APIS) -> None:
+    def __init__(self, apis: Sequence[Api] = ALL_APIS, schemas: SchemaStore | None = None) -> None:
         self.router = Router(apis, fallback=GATEWAY)
-        self.exchanges: InFlight[str, Exchange] = InFlight()
+        self._schemas = schemas  # None: the shipped schemas
+        self.exchanges = InFlight()
         self.state: ProxyState | None = None
         self.rules: Rules | None = None
         self.settings = Settings()
@@ -94,7 +95,7 @@ class Core:
         except ValueError as exc:
             raise exceptions.OptionsError(say(str(exc))) from None
         try:
-            store = default_store()
+            store = self._schemas or default_store()
         except (OSError, ValueError) as exc:  # a broken installation, not bad input
             raise exceptions.OptionsError(say(f"cannot load the JSON Schemas: {exc}")) from None
         paths = [os.path.expanduser(p) for p in ctx.options.orange_rules]

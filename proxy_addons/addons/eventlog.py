@@ -85,7 +85,7 @@ class EventLog:
 
     def _flow_event(self, flow: http.HTTPFlow) -> None:
         if self.in_flight is not None:
-            self.in_flight.pop(flow.id)
+            self.in_flight.pop(flow.id, None)
         route = flow.metadata.get(ROUTE)
         if route is None or not flow.live:
             return

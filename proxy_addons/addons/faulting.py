@@ -34,11 +34,7 @@ class Faults:
     def __init__(self, core: Core, events: EventLog) -> None:
         self.core = core
         self.events = events
-        self.stage = FaultStage(self._context)
-
-    def _context(self):
-        assert self.core.context is not None
-        return self.core.context
+        self.stage = FaultStage()
 
     @property
     def faults(self) -> list[Fault]:
@@ -61,6 +57,7 @@ class Faults:
         return FaultFactory(self.core.schemas, rules.override_names)
 
     def configure(self, updated: set[str]) -> None:
+        self.stage.context = self.core.context  # Core configured first: its context is current
         if not updated & {"orange_faults", "orange_fault_file"}:
             return
         try:
@@ -132,6 +129,9 @@ class Faults:
         exchange = self.core.exchanges.get(flow.id)
         if exchange is None:
             return
+        self.stage.seen(exchange)
+        if not self.stage.active:
+            return  # no fault, no fault-made state: nothing more to look at
         fired, delay = self.stage.fire(exchange)
         if exchange.faults:
             flow.metadata[FAULT] = exchange.faults

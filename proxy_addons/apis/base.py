@@ -189,7 +189,7 @@ class BearerApi(Api):
             self.authorise(operation, token, ctx)
             body = JsonBody.read(request)
             facts = RequestFacts(self.name, operation.name, token.client_id, self.subject(token, body.data))
-            rule = ctx.override_for(facts, body.data)
+            rule = ctx.rules.first_override(facts, body.data)
             if rule is not None:
                 return self.override(rule, ctx)
             return self.run(operation, request, token, body, ctx)

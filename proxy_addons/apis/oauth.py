@@ -75,7 +75,7 @@ class OAuth(Api):
                 client_id = (_basic_credentials(request) or (fields.get("client_id"), ""))[0]
             except OAuthError:
                 client_id = fields.get("client_id")
-            rule = ctx.override_for(RequestFacts(self.name, operation.name, client_id), fields)
+            rule = ctx.rules.first_override(RequestFacts(self.name, operation.name, client_id), fields)
             if rule is not None:
                 return self.override(rule, ctx)
             if operation.name == "authorize":

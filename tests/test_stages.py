@@ -1,0 +1,154 @@
+"""Single stages of the pipeline, driven with mitmproxy's own test helpers (`taddons`, `tflow`)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+import pytest
+from mitmproxy import io as mitmproxy_io
+from mitmproxy.test import taddons
+from pipeline_helpers import DLV_BODY, DLV_PATH, addon, api_flow, lab_token, recorded_dlv, run_flow
+
+from proxy_addons.addons import default_addons
+from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, PLAN, ROUTE
+
+CASSETTE = Path(__file__).resolve().parent.parent / "cassettes" / "location-verification-success.yaml"
+
+
+def in_proxy(check, **options) -> None:
+    async def main() -> None:
+        addons = default_addons()
+        with taddons.context(*addons) as tctx:
+            if options:
+                tctx.configure(addon(addons, "orange_core"), **options)
+            await check(addons)
+
+    asyncio.run(main())
+
+
+def test_flows_that_are_not_live_are_left_alone():
+    async def check(addons) -> None:
+        flow = api_flow("POST", DLV_PATH, DLV_BODY, lab_token(addons))
+        flow.live = False  # loaded from a file, or replayed by mitmproxy itself
+        await run_flow(addons, flow)
+        assert flow.response is None and ROUTE not in flow.metadata
+
+    in_proxy(check)
+
+
+def test_what_the_stages_keep_in_flow_metadata_survives_mitmproxys_serialisation():
+    async def check(addons) -> None:
+        addon(addons, "orange_faults").add("latency:ms=1,api=location-verification")
+        flow = await run_flow(addons, api_flow("POST", DLV_PATH, DLV_BODY, lab_token(addons)))
+        assert flow.metadata[ROUTE] == "location-verification/verify"
+        out = io.BytesIO()
+        mitmproxy_io.FlowWriter(out).add(flow)  # what `-w` and mitmweb's Save do
+        [loaded] = list(mitmproxy_io.FlowReader(io.BytesIO(out.getvalue())).stream())
+        assert loaded.metadata == flow.metadata
+        assert loaded.metadata[FAULT][0]["fault"] == "latency"
+        assert loaded.metadata[PLAN] == ["synth"] and loaded.metadata[ACTION] == "synthesised"
+
+    in_proxy(check)
+
+
+def test_replay_answers_from_the_cassette_marks_the_replay_and_builds_no_synthesiser():
+    body, token = recorded_dlv(CASSETTE)
+
+    async def check(addons) -> None:
+        flow = await run_flow(addons, api_flow("POST", DLV_PATH, body, token))
+        assert flow.response.status_code == 200
+        assert flow.metadata[ACTION] == "replayed"
+        assert flow.is_replay == "response"  # as mitmproxy's server playback marks its answers
+        assert addon(addons, "orange_core")._engine is None  # classification needs no synthesiser
+
+    in_proxy(check, orange_mode="replay", orange_cassette=str(CASSETTE))
+
+
+@pytest.mark.parametrize(
+    ("miss", "status", "action"), [("error", 502, "replay-miss"), ("synth", 401, "synthesised")]
+)
+def test_a_replay_miss_goes_to_the_next_source_of_the_plan(miss, status, action):
+    body, _ = recorded_dlv(CASSETTE)
+
+    async def check(addons) -> None:
+        flow = await run_flow(addons, api_flow("POST", DLV_PATH, {**body, "maxAge": 7}, "not-recorded"))
+        assert flow.metadata[PLAN] == ["cassette", "miss" if miss == "error" else "synth"]
+        assert flow.response.status_code == status  # the synthesiser does not know the token: 401
+        assert flow.metadata[ACTION] == action
+        assert "no recorded interaction matches" in flow.metadata[MISS]
+        if miss == "error":
+            assert flow.response.json()["code"] == "REPLAY_MISS"
+            assert "body.maxAge" in flow.response.headers["x-orange-proxy-replay-miss"]
+
+    in_proxy(check, orange_mode="replay", orange_cassette=str(CASSETTE), orange_miss=miss)
+
+
+def test_recording_forwards_to_the_upstream_base_url_keeping_the_url_the_app_asked_for(tmp_path):
+    async def check(addons) -> None:
+        flow = api_flow("POST", DLV_PATH, DLV_BODY, "real-token")
+        for stage in addons[: [getattr(a, "name", "") for a in addons].index("orange_recorder")]:
+            handler = getattr(stage, "request", None)
+            if handler is not None:
+                result = handler(flow)
+                if asyncio.iscoroutine(result):
+                    await result
+        assert flow.response is None  # left for mitmproxy to forward
+        assert flow.metadata[ACTION] == "forwarded"
+        assert flow.metadata[ORIGINAL_URL] == "https://api.orange.com" + DLV_PATH
+        assert (flow.request.host, flow.request.port, flow.request.path) == (
+            "127.0.0.1",
+            9,
+            "/base" + DLV_PATH,
+        )
+        assert flow.request.headers["Host"] == "api.orange.com"
+
+    in_proxy(
+        check,
+        orange_mode="record",
+        orange_cassette=str(tmp_path / "new.yaml"),
+        orange_upstream="http://127.0.0.1:9/base",
+    )
+
+
+def test_a_fault_expires_a_replayed_token_and_the_api_says_so_in_its_own_dialect():
+    body, token = recorded_dlv(CASSETTE)
+
+    async def check(addons) -> None:
+        assert (await run_flow(addons, api_flow("POST", DLV_PATH, body, token))).response.status_code == 200
+        addon(addons, "orange_faults").add("token_expired")
+        flow = await run_flow(addons, api_flow("POST", DLV_PATH, body, token))
+        assert flow.response.status_code == 401
+        assert flow.response.json() == {
+            "status": 401,
+            "message": "Authorization failed: access token expired",
+        }
+        assert flow.metadata[ACTION] == "faulted"
+
+    in_proxy(check, orange_mode="replay", orange_cassette=str(CASSETTE))
+
+
+def test_a_synthesised_request_body_is_parsed_once_with_faults_reading_it_too(monkeypatch):
+    raw = json.dumps(DLV_BODY)
+    parses = []
+    real_loads = json.loads
+
+    def counting(text, *args, **kwargs):
+        if text == raw:
+            parses.append(1)
+        return real_loads(text, *args, **kwargs)
+
+    async def check(addons) -> None:
+        # A fault scoped by number makes the faults stage read the body's phone number too.
+        addon(addons, "orange_faults").add("latency:ms=1,number=+33699901031")
+        flow = api_flow("POST", DLV_PATH, raw.encode(), lab_token(addons))
+        monkeypatch.setattr(json, "loads", counting)
+        await run_flow(addons, flow)
+        monkeypatch.setattr(json, "loads", real_loads)
+        assert flow.metadata[FAULT][0]["fault"] == "latency"  # the number was read from the body
+        assert flow.response.status_code == 200
+        assert len(parses) == 1
+
+    in_proxy(check)
