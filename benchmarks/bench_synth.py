@@ -27,10 +27,10 @@ import httpx
 import requests
 from mitmproxy.version import VERSION as mitmproxy_version
 
-from proxy_addons.engine import Engine
+from proxy_addons.config.rules import load_rules
+from proxy_addons.config.schemas import default_store
 from proxy_addons.model import ApiRequest, Headers
-from proxy_addons.rules import load_rules
-from proxy_addons.schemas import default_store
+from proxy_addons.simulator.engine import Engine
 
 ORANGE = "https://api.orange.com"
 CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}

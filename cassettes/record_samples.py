@@ -22,10 +22,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from proxy_addons.engine import Engine, Settings
-from proxy_addons.rules import load_rules
-from proxy_addons.schemas import default_store
-from proxy_addons.standin import StandInServer, self_signed_certificate, serving
+from proxy_addons.config.rules import load_rules
+from proxy_addons.config.schemas import default_store
+from proxy_addons.integrations.standin import StandInServer, self_signed_certificate, serving
+from proxy_addons.simulator.engine import Engine, Settings
 
 ORANGE = "https://api.orange.com"
 V3_TOKEN = ORANGE + "/oauth/v3/token"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from proxy_addons import __version__
-from proxy_addons.choices import Exhausted, MissPolicy, Profile, RecordMode, values
+from proxy_addons.config.choices import Exhausted, MissPolicy, Profile, RecordMode, values
 from proxy_addons.messages import say
 
 
@@ -334,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(mitm_script.__file__)
         return 0
     if args.command == "cassette":
-        from proxy_addons.check import check_files
+        from proxy_addons.cassettes.check import check_files
 
         return check_files(args.files)
     if args.command == "standin":
@@ -350,16 +350,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _standin(args: argparse.Namespace) -> int:
-    from proxy_addons.engine import Engine, Settings
-    from proxy_addons.rules import RulesError, load_rules
-    from proxy_addons.schemas import default_store
-    from proxy_addons.standin import StandInServer
+    from proxy_addons.config.rules import RulesError, load_rules
+    from proxy_addons.config.schemas import default_store
+    from proxy_addons.integrations.standin import StandInServer
+    from proxy_addons.simulator.engine import Engine, Settings
 
     if bool(args.cert) != bool(args.key):
         print(say("--cert and --key go together"), file=sys.stderr)
         return 2
     if args.self_signed:
-        from proxy_addons.standin import self_signed_certificate
+        from proxy_addons.integrations.standin import self_signed_certificate
 
         try:
             cert, key = self_signed_certificate(Path(args.self_signed))

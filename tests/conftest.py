@@ -22,10 +22,10 @@ import httpx
 import pytest
 import requests
 
-from proxy_addons.engine import Engine, Settings
-from proxy_addons.rules import load_rules
-from proxy_addons.schemas import SchemaStore, default_store
-from proxy_addons.standin import StandInServer, self_signed_certificate, serving
+from proxy_addons.config.rules import load_rules
+from proxy_addons.config.schemas import SchemaStore, default_store
+from proxy_addons.integrations.standin import StandInServer, self_signed_certificate, serving
+from proxy_addons.simulator.engine import Engine, Settings
 
 ORANGE = "https://api.orange.com"
 READY = re.compile(r"ready: proxy http://(?P<host>[^:\s]+):(?P<port>\d+); CA certificate (?P<ca>\S+)")

@@ -14,13 +14,13 @@ from pipeline_helpers import addon, api_flow, lab_token, run_flow
 
 from proxy_addons.addons import default_addons
 from proxy_addons.addons.stages import ACTION, FAULT, ROUTE
-from proxy_addons.apis import ALL_APIS
-from proxy_addons.apis.base import BearerApi, JsonBody, Operation
-from proxy_addons.context import ApiContext
-from proxy_addons.errors import Dialect
+from proxy_addons.config.schemas import SchemaStore
 from proxy_addons.model import ApiRequest, ApiResponse
 from proxy_addons.resources import schemas_dir
-from proxy_addons.schemas import SchemaStore
+from proxy_addons.simulator.apis import ALL_APIS
+from proxy_addons.simulator.apis.base import BearerApi, JsonBody, Operation
+from proxy_addons.simulator.context import ApiContext
+from proxy_addons.simulator.errors import Dialect
 from proxy_addons.state import OAUTH_V3, Token
 
 BASE = "/camara/echo/v1"

@@ -15,7 +15,7 @@ from mitmproxy import optmanager
 from mitmproxy.test import taddons
 from mitmproxy.version import VERSION as MITMPROXY_VERSION
 
-from proxy_addons.choices import Exhausted, MissPolicy, Mode, Profile, RecordMode, values
+from proxy_addons.config.choices import Exhausted, MissPolicy, Mode, Profile, RecordMode, values
 
 PACKAGE = Path(__file__).resolve().parent.parent / "proxy_addons"
 ENUMERATED = {
@@ -95,8 +95,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walk_finds_the_package_and_its_imports():
     assert len(MODULES) > 30
-    assert "proxy_addons.engine" in GRAPH["proxy_addons.addons.core"]
-    assert "proxy_addons.apis.base" in GRAPH["proxy_addons.apis.oauth"]
+    assert "proxy_addons.simulator.engine" in GRAPH["proxy_addons.addons.core"]
+    assert "proxy_addons.simulator.apis.base" in GRAPH["proxy_addons.simulator.apis.oauth"]
 
 
 def test_the_cycle_finder_finds_a_cycle_through_type_checking_imports():
@@ -111,18 +111,18 @@ def test_no_module_of_ours_takes_part_in_an_import_cycle():
 
 def test_api_modules_do_not_import_the_engine_or_mitmproxy():
     for name, path in MODULES.items():
-        if name.startswith("proxy_addons.apis"):
-            assert "proxy_addons.engine" not in GRAPH[name], name
+        if name.startswith("proxy_addons.simulator.apis"):
+            assert "proxy_addons.simulator.engine" not in GRAPH[name], name
             assert "mitmproxy" not in path.read_text(encoding="utf-8"), name
 
 
 def test_no_isinstance_check_on_an_api_outside_apis():
-    from proxy_addons.apis import ALL_APIS, GATEWAY
+    from proxy_addons.simulator.apis import ALL_APIS, GATEWAY
 
     api_classes = {type(api).__name__ for api in (*ALL_APIS, GATEWAY)} | {"Api", "BearerApi"}
     offenders = []
     for name, path in MODULES.items():
-        if name.startswith("proxy_addons.apis"):
+        if name.startswith("proxy_addons.simulator.apis"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance":
@@ -184,3 +184,10 @@ def test_mitmdump_options_with_the_addon_script_shows_the_valid_values(tmp_path)
     for name, choice in ENUMERATED.items():
         block = result.stdout.partition(f"\n{name}:")[0].rpartition("\n\n")[2]
         assert "Valid values are " + ", ".join(repr(v) for v in values(choice)) in unwrapped(block), name
+
+
+def test_the_documented_vcrpy_helper_import_still_works():
+    from proxy_addons import vcr
+    from proxy_addons.integrations import vcr as integration
+
+    assert vcr.orange_vcr is integration.orange_vcr

@@ -13,8 +13,9 @@ from conftest import orange_proxy_command
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
-from proxy_addons.cassette import Cassette, CassetteError, Interaction, Request, Response, identity_encoded
-from proxy_addons.content_codings import encode_body
+from proxy_addons.cassettes.cassette import Cassette
+from proxy_addons.cassettes.content_codings import encode_body
+from proxy_addons.cassettes.model import CassetteError, Interaction, Request, Response, identity_encoded
 
 
 def interaction(body: bytes = b'{"ok": true}', **response_headers: list[str]) -> Interaction:
@@ -207,7 +208,7 @@ def test_cassette_check_on_a_missing_file(tmp_path):
 
 
 def test_saving_renders_each_interaction_once(tmp_path, monkeypatch):
-    import proxy_addons.cassette as module
+    import proxy_addons.cassettes.serializer as module
 
     rendered = []
     real = module._interaction_data
@@ -221,7 +222,7 @@ def test_saving_renders_each_interaction_once(tmp_path, monkeypatch):
 
 
 def test_a_tape_removes_temporaries_of_an_interrupted_save(tmp_path):
-    from proxy_addons.tape import Tape
+    from proxy_addons.cassettes.tape import Tape
 
     Cassette(tmp_path / "c.yaml", [interaction()]).save()
     stale = tmp_path / ".c.yaml.abc123.tmp"

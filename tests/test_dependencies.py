@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 OWN = {"proxy_addons"}
 # Loaded only by pytest (the `pytest11` entry point), so it may use the test runner it plugs into.
-PYTEST_ONLY = {ROOT / "proxy_addons" / "pytest_plugin.py"}
+PYTEST_ONLY = {ROOT / "proxy_addons" / "integrations" / "pytest_plugin.py"}
 
 
 def _name(requirement: str) -> str:

@@ -14,7 +14,7 @@ import yaml
 from conftest import orange_proxy_command, recorder, stand_in
 from flows import CLIENT, DLV, NV, V3_TOKEN, bearer, dlv_body, lab_token, three_legged_token
 
-from proxy_addons.standin import serving
+from proxy_addons.integrations.standin import serving
 
 
 def verify(session, token, **body):

@@ -1,4 +1,4 @@
-"""Tests for proxy_addons.geo (spherical caps, CAMARA location verification).
+"""Tests for proxy_addons.simulator.geo (spherical caps, CAMARA location verification).
 
 The closed-form intersection area is checked against an independent numeric integral written here
 (``_reference_area``), which shares no formula with the module: it works with 3-D unit vectors
@@ -22,8 +22,15 @@ import math
 
 import pytest
 
-from proxy_addons import geo
-from proxy_addons.geo import EARTH_RADIUS_M, Circle, cap_area_m2, distance_m, intersection_area_m2, verify
+from proxy_addons.simulator import geo
+from proxy_addons.simulator.geo import (
+    EARTH_RADIUS_M,
+    Circle,
+    cap_area_m2,
+    distance_m,
+    intersection_area_m2,
+    verify,
+)
 
 REFERENCE_STEPS = 6000
 AREA_TOLERANCE = 2e-5

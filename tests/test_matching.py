@@ -1,4 +1,4 @@
-"""Tests for proxy_addons.matching: canonical request keys, the replay index and near-miss reports."""
+"""Tests for proxy_addons.cassettes.matching: canonical request keys, the replay index, near misses."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from proxy_addons import matching
-from proxy_addons.cassette import Request
-from proxy_addons.matching import (
+from proxy_addons.cassettes import matching
+from proxy_addons.cassettes.matching import (
     FIELDS,
     Difference,
     Index,
@@ -17,6 +16,7 @@ from proxy_addons.matching import (
     RequestKey,
     request_key,
 )
+from proxy_addons.cassettes.model import Request
 
 BASE = "https://api.orange.com/camara/playground/api/number-verification/v1/verify"
 JSON = {"Content-Type": ["application/json"]}

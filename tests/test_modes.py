@@ -2,7 +2,7 @@
 
 import pytest
 
-from proxy_addons.modes import sources
+from proxy_addons.pipeline.modes import sources
 
 
 @pytest.mark.parametrize(

@@ -265,9 +265,9 @@ def test_control_state_shows_user_defined_numbers(proxy, client):
 
 def test_directory_precedence_unit():
     """A client's own definition of a lab number wins for that client only; others see the rules."""
-    from proxy_addons.playground import Playground, resolve_times
-    from proxy_addons.rules import Location
+    from proxy_addons.config.rules import Location
     from proxy_addons.state import Directory
+    from proxy_addons.state.playground import Playground, resolve_times
 
     now = 1_800_000_000.0
     playground = Playground(clock=lambda: now)
@@ -304,8 +304,8 @@ def test_directory_precedence_unit():
     ],
 )
 def test_date_time_format(text, valid):
+    from proxy_addons.config.schemas import default_store
     from proxy_addons.model import parse_datetime
-    from proxy_addons.schemas import default_store
 
     problem = default_store().first_error("playground-admin#DateTime", text)
     assert (problem is None) is valid, problem

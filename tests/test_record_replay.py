@@ -14,8 +14,8 @@ import yaml
 from conftest import recorder, stand_in
 from flows import AUTHORIZE, CLIENT, DLV, NV, PLAYGROUND_TOKEN, REDIRECT, V3_TOKEN, bearer, dlv_body
 
-from proxy_addons.standin import serving
-from proxy_addons.vcr import orange_vcr
+from proxy_addons.integrations.standin import serving
+from proxy_addons.integrations.vcr import orange_vcr
 
 SCOPE = "openid number-verification:verify number-verification:device-phone-number:read"
 

@@ -21,8 +21,8 @@ from flows import AUTHORIZE, DLV, NV, PLAYGROUND_TOKEN, REDIRECT, V3_TOKEN, bear
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
-from proxy_addons.cassette import Cassette
-from proxy_addons.standin import serving
+from proxy_addons.cassettes.cassette import Cassette
+from proxy_addons.integrations.standin import serving
 
 CLIENT_ID = "9f8e7d6c5b4a3921"
 CLIENT_SECRET = "S3cr3t-Cl13nt-P4ss-xyz123"

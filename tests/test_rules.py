@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flows import CLIENT, DLV, NV, V3_TOKEN, bearer, dlv_body, lab_token, three_legged_token
 
-from proxy_addons.rules import RulesError, load_rules
+from proxy_addons.config.rules import RulesError, load_rules
 
 OVERRIDES = """
 overrides:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from proxy_addons.cassette import Cassette, Interaction, Request, Response
+from proxy_addons.cassettes.cassette import Cassette
+from proxy_addons.cassettes.model import Interaction, Request, Response
 from proxy_addons.scrubbing import Scrubber, ScrubConfig, is_placeholder, leaks
 
 ORANGE = "https://api.orange.com"

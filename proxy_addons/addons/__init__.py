@@ -20,8 +20,8 @@ from proxy_addons.addons.eventlog import EventLog
 from proxy_addons.addons.faulting import BodyFaults, Faults
 from proxy_addons.addons.intercept import Intercept
 from proxy_addons.addons.recorder import Recorder
-from proxy_addons.apis import ALL_APIS, Api
-from proxy_addons.schemas import SchemaStore
+from proxy_addons.config.schemas import SchemaStore
+from proxy_addons.simulator.apis import ALL_APIS, Api
 
 
 def default_addons(apis: Sequence[Api] = ALL_APIS, schemas: SchemaStore | None = None) -> list[object]:

@@ -1,5 +1,5 @@
 """The answer stage as a mitmproxy addon: walks the flow's plan over the answer sources (see
-`proxy_addons.sources`), then puts the first answer on the flow, or lets it go upstream.
+`proxy_addons.pipeline.sources`), then puts the first answer on the flow, or lets it go upstream.
 
 `orange_upstream` sends forwarded requests to another base URL (a staging gateway, a local stand-in);
 cassettes keep the URL the app asked for.
@@ -15,7 +15,7 @@ from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.core import Core
 from proxy_addons.addons.stages import ACTION, MISS, ORIGINAL_URL, ours
 from proxy_addons.messages import say
-from proxy_addons.sources import (
+from proxy_addons.pipeline.sources import (
     Answer,
     CassetteSource,
     ForwardSource,

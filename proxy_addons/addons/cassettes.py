@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions
 
 from proxy_addons.addons.stages import check_choices
-from proxy_addons.cassette import CassetteError
-from proxy_addons.choices import Exhausted, MissPolicy, Mode, RecordMode, values
-from proxy_addons.matching import MatchConfig
+from proxy_addons.cassettes.matching import MatchConfig
+from proxy_addons.cassettes.model import CassetteError
+from proxy_addons.cassettes.tape import Tape
+from proxy_addons.config.choices import Exhausted, MissPolicy, Mode, RecordMode, values
 from proxy_addons.messages import say
 from proxy_addons.scrubbing import ScrubConfig
-from proxy_addons.tape import Tape
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from proxy_addons.addons.core import Core
 from proxy_addons.addons.eventlog import EventLog
 from proxy_addons.addons.faulting import Faults
 from proxy_addons.addons.stages import ACTION, CONTROL_HOST
-from proxy_addons.faults import FaultError
+from proxy_addons.config.faults import FaultError
 from proxy_addons.model import json_object
 from proxy_addons.resources import control_page_path
 

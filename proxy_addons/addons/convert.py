@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from mitmproxy import http
 
-from proxy_addons.cassette import Interaction, Request, Response, identity_encoded
+from proxy_addons.cassettes.model import Interaction, Request, Response, identity_encoded
 from proxy_addons.model import ApiRequest, Headers
 
 

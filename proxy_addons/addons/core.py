@@ -10,15 +10,15 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions
 
 from proxy_addons.addons.stages import check_choices
-from proxy_addons.apis import ALL_APIS, GATEWAY, Api
-from proxy_addons.choices import Mode, Profile, values
-from proxy_addons.context import ApiContext
-from proxy_addons.engine import Engine, Settings, context
-from proxy_addons.exchange import InFlight
+from proxy_addons.config.choices import Mode, Profile, values
+from proxy_addons.config.rules import Rules, RulesError, load_rules
+from proxy_addons.config.schemas import SchemaStore, default_store
 from proxy_addons.messages import say
-from proxy_addons.routing import Router
-from proxy_addons.rules import Rules, RulesError, load_rules
-from proxy_addons.schemas import SchemaStore, default_store
+from proxy_addons.pipeline.exchange import InFlight
+from proxy_addons.simulator.apis import ALL_APIS, GATEWAY, Api
+from proxy_addons.simulator.context import ApiContext
+from proxy_addons.simulator.engine import Engine, Settings, context
+from proxy_addons.simulator.routing import Router
 from proxy_addons.state import ProxyState
 
 log = logging.getLogger(__name__)

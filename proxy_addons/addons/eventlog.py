@@ -17,7 +17,8 @@ from typing import IO, Any
 from mitmproxy import ctx, exceptions, http
 
 from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, ROUTE
-from proxy_addons.exchange import InFlight
+from proxy_addons.messages import say
+from proxy_addons.pipeline.exchange import InFlight
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class EventLog:
                 # Line-buffered: each event is on disk when its line is complete.
                 self._file = open(os.path.expanduser(path), "a", encoding="utf-8", buffering=1)  # noqa: SIM115
             except OSError as exc:
-                message = f"orange-proxy: cannot write the event log {path}: {exc.strerror}"
+                message = say(f"cannot write the event log {path}: {exc.strerror}")
                 raise exceptions.OptionsError(message) from None
 
     def add(self, event: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Fault injection as mitmproxy addons, the same in every mode (synth, replay, record).
 
 `Faults` sits before the answer stage: its options, commands and the waiting (latency, hangs) are
-here; what fires and what it answers is `proxy_addons.faulting`. `BodyFaults` sits after the
+here; what fires and what it answers is `proxy_addons.pipeline.faulting`. `BodyFaults` sits after the
 recorder, so a cassette always keeps what the upstream really said, and truncates or garbles bodies.
 """
 
@@ -15,15 +15,15 @@ from typing import Any
 
 from mitmproxy import command, ctx, exceptions, http
 
-from proxy_addons import yamlfile
 from proxy_addons.addons.answer import to_flow_response
 from proxy_addons.addons.core import Core
 from proxy_addons.addons.eventlog import EventLog
 from proxy_addons.addons.stages import ACTION, FAULT, MANGLE, ours
-from proxy_addons.faulting import FaultStage
-from proxy_addons.faults import Fault, FaultError, FaultFactory
+from proxy_addons.config import yamlfile
+from proxy_addons.config.faults import Fault, FaultError, FaultFactory
 from proxy_addons.messages import say
-from proxy_addons.sources import Answer
+from proxy_addons.pipeline.faulting import FaultStage
+from proxy_addons.pipeline.sources import Answer
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.convert import to_api_request
 from proxy_addons.addons.core import Core
 from proxy_addons.addons.stages import CONTROL_HOST, PLAN, ROUTE
-from proxy_addons.apis import GATEWAY
-from proxy_addons.choices import MissPolicy, Mode, RecordMode
-from proxy_addons.exchange import Exchange
+from proxy_addons.config.choices import MissPolicy, Mode, RecordMode
 from proxy_addons.messages import say
-from proxy_addons.modes import planner
+from proxy_addons.pipeline.exchange import Exchange
+from proxy_addons.pipeline.modes import planner
+from proxy_addons.simulator.apis import GATEWAY
 
 
 def parse_host(entry: str) -> tuple[str, int | None]:

@@ -18,10 +18,10 @@ from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.convert import to_interaction
 from proxy_addons.addons.core import Core
 from proxy_addons.addons.stages import ACTION
-from proxy_addons.apis import GATEWAY
-from proxy_addons.cassette import Interaction
-from proxy_addons.choices import Mode
-from proxy_addons.routing import Route
+from proxy_addons.cassettes.model import Interaction
+from proxy_addons.config.choices import Mode
+from proxy_addons.simulator.apis import GATEWAY
+from proxy_addons.simulator.routing import Route
 
 log = logging.getLogger(__name__)
 

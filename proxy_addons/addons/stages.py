@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from mitmproxy import ctx, exceptions, http
 
-from proxy_addons.choices import parse
+from proxy_addons.config.choices import parse
 from proxy_addons.messages import say
 
 CONTROL_HOST = "orange-proxy.test"  # the control API's reserved host (.test never resolves)

@@ -1,0 +1,156 @@
+"""Faults: what can go wrong on purpose, for which requests, and when.
+
+One fault is one flat record, written either as a spec string (`--fault`, the control API, the
+mitmproxy command) or as a mapping (a scenario file, the control API), validated by
+`schemas/faults.schema.json`:
+
+    token_expired                          every token issued so far expires, once
+    latency:ms=1500,api=location-verification
+    latency:ms=200-800,seed=3              uniform in a range, reproducible
+    service_unavailable:times=2            the next two matching requests
+    reset:p=0.3,seed=7                     30 % of matching requests, reproducibly
+    subscription_revoked:client=my-app,after=5
+    status:code=418,rule=my-override       any status; the body of a rules override
+    hang:for=60                            only during the next 60 seconds
+
+Scope keys: api, operation, number (a phone number), client (a client_id). Trigger keys: times (the
+next N matching requests), after (skip the first N), p (probability) with seed, delay and for (a time
+window, in seconds from when the fault is added).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from proxy_addons.config.schemas import SchemaStore
+from proxy_addons.config.scope import RequestFacts, Scope
+
+# Kinds that change state once per firing default to firing once: a token that expires on every
+# request would be a permanent 401, not an expiry.
+ONCE_BY_DEFAULT = frozenset({"token_expired"})
+INTEGER_KEYS = frozenset({"times", "after", "seed", "code", "retry_after"})
+NUMBER_KEYS = frozenset({"p", "delay", "for", "seconds"})
+
+_ids = itertools.count(1)
+
+
+class FaultError(ValueError):
+    """A fault that cannot be used; the message says which key is wrong and why."""
+
+
+@dataclass
+class Fault:
+    kind: str
+    spec: dict[str, Any]  # the validated record, as given (for listing and the event log)
+    id: str = field(default_factory=lambda: f"f{next(_ids)}")
+    created: float = field(default_factory=time.time)
+    matched: int = 0  # matching requests seen
+    fired: int = 0
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+    scope: Scope = field(init=False)
+
+    def __post_init__(self) -> None:
+        spec = self.spec
+        self.scope = Scope(spec.get("api"), spec.get("operation"), spec.get("client"), spec.get("number"))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.spec.get(key, default)
+
+    @property
+    def exhausted(self) -> bool:
+        times = self.get("times")
+        return times is not None and self.fired >= times
+
+    def consider(self, facts: RequestFacts, now: float) -> bool:
+        """Count a request against the scope and trigger; True when the fault fires for it."""
+        if not self.scope.matches(facts):
+            return False
+        self.matched += 1
+        start = self.created + self.get("delay", 0)
+        if now < start or ("for" in self.spec and now >= start + self.spec["for"]):
+            return False
+        if self.matched <= self.get("after", 0) or self.exhausted:
+            return False
+        if "p" in self.spec and self.rng.random() >= self.spec["p"]:
+            return False
+        self.fired += 1
+        return True
+
+    def latency_seconds(self) -> float:
+        low, _, high = str(self.get("ms", 1000)).partition("-")
+        if high:
+            return self.rng.uniform(float(low), float(high)) / 1000
+        return float(low) / 1000
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "fault": self.kind,
+            **{k: v for k, v in self.spec.items() if k != "fault"},
+            "matched": self.matched,
+            "fired": self.fired,
+            "exhausted": self.exhausted,
+        }
+
+
+def parse_spec(text: str) -> dict[str, Any]:
+    """`name:key=value,key=value` → {"fault": name, key: value, …}, numbers converted."""
+    name, _, rest = text.strip().partition(":")
+    record: dict[str, Any] = {"fault": name.strip()}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, equals, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not equals or not key:
+            raise FaultError(f"{text!r}: expected key=value, got {item!r}")
+        if key in record:
+            raise FaultError(f"{text!r}: {key} is given twice")
+        record[key] = _number(key, value)
+    return record
+
+
+def _number(key: str, value: str) -> Any:
+    try:
+        if key in INTEGER_KEYS:
+            return int(value)
+        if key in NUMBER_KEYS:
+            return float(value)
+    except ValueError:
+        raise FaultError(f"{key} must be a number, not {value!r}") from None
+    if key == "ms" and value.replace(".", "", 1).isdigit():
+        return float(value)
+    return value
+
+
+class FaultFactory:
+    """Validates fault records against `schemas/faults.schema.json` and builds faults."""
+
+    def __init__(self, schemas: SchemaStore, rule_names: Callable[[], frozenset[str]] = frozenset) -> None:
+        self.schemas = schemas
+        self.rule_names = rule_names
+
+    def from_spec(self, text: str) -> Fault:
+        return self.build(parse_spec(text), source=f"fault {text!r}")
+
+    def build(self, record: Mapping[str, Any], source: str = "fault") -> Fault:
+        record = dict(record)
+        problem = self.schemas.first_error("faults#Fault", record)
+        if problem:
+            raise FaultError(f"{source}: {problem}")
+        kind = record["fault"]
+        if kind == "status" and "code" not in record:
+            raise FaultError(f"{source}: a status fault needs code=<HTTP status>")
+        if "rule" in record and record["rule"] not in self.rule_names():
+            raise FaultError(f"{source}: no rules override is named {record['rule']!r}")
+        if kind in ONCE_BY_DEFAULT:
+            record.setdefault("times", 1)
+        if kind == "location_outdated":
+            record.setdefault("api", "location-verification")
+        fault = Fault(kind, record)
+        if "seed" in record:
+            fault.rng.seed(record["seed"])
+        return fault

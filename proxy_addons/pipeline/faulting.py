@@ -1,0 +1,169 @@
+"""The faults stage, in plain code over our own types: which faults fire for a request, the state
+they change (through the one state package), and what the request gets instead of its answer.
+
+Token expiry works without knowing who issued a token: the state remembers every bearer token with
+the time it was first seen (in a token answer, or in use); `token_expired` makes every token first
+seen before it fired count as expired, until the app fetches a new one. How each API words an
+injected error is that API's business (`Api.fault_answer`, `revoked_answer`, `expired_answer`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from proxy_addons.config.faults import Fault
+from proxy_addons.model import ApiResponse
+from proxy_addons.pipeline.exchange import Exchange
+from proxy_addons.simulator.apis.base import FaultAnswer
+from proxy_addons.simulator.context import ApiContext
+from proxy_addons.simulator.errors import ApiError
+
+STATUS_CODES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    429: "TOO_MANY_REQUESTS",
+    500: "INTERNAL",
+    502: "BAD_GATEWAY",
+    503: "UNAVAILABLE",
+    504: "TIMEOUT",
+}
+# Error faults: (status, CAMARA code, message or None, OAuth error for the token endpoints).
+ANSWERS = {
+    "service_unavailable": (503, "UNAVAILABLE", None, "temporarily_unavailable"),
+    "invalid_input": (400, "INVALID_ARGUMENT", None, "invalid_request"),
+    "rate_limited": (429, "TOO_MANY_REQUESTS", None, "temporarily_unavailable"),
+    "location_outdated": (404, "NOT_FOUND", "Location outdated", "invalid_request"),
+}
+BODY_FAULTS = ("truncate", "malformed")
+
+
+@dataclass
+class Decision:
+    """What a request gets once its faults fired: an answer instead of the real one, a broken
+    connection ("reset", or "hang" for `hang_seconds` first), a body fault on the answer, or nothing."""
+
+    answer: ApiResponse | None = None
+    transport: str | None = None
+    hang_seconds: float = 0
+    mangle: str | None = None
+
+
+@dataclass
+class FaultStage:
+    context: ApiContext | None = None  # the APIs' context of the current configuration
+    faults: list[Fault] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        """Is there anything to do beyond noting tokens? A fault-free session parses no bodies here."""
+        assert self.context is not None
+        state = self.context.state
+        return bool(self.faults or state.tokens.fault_expiries or state.revocations.by_fault)
+
+    def fire(self, exchange: Exchange) -> tuple[list[Fault], float]:
+        """Count the request against every fault; apply the state faults that fire. Returns the faults
+        that fired and the latency to wait before anything else happens."""
+        assert self.context is not None
+        state = self.context.state
+        request, route = exchange.request, exchange.route
+        token = request.bearer_token
+        facts = exchange.facts = route.api.facts(route.operation, request, state.tokens.client_of(token))
+        now = state.clock()
+        fired = [fault for fault in self.faults if fault.consider(facts, now)]
+        for fault in fired:
+            if fault.kind == "token_expired":
+                state.tokens.expire_by_fault(fault.get("client"))
+            elif fault.kind == "subscription_revoked":
+                state.revocations.revoke(fault.id, fault.get("client"))
+        exchange.faults = [{"id": f.id, "fault": f.kind} for f in fired]
+        return fired, sum(f.latency_seconds() for f in fired if f.kind == "latency")
+
+    def decide(self, exchange: Exchange, fired: Sequence[Fault]) -> Decision:
+        """After any latency: the 401/403 fault-made state imposes, else the first answer fault."""
+        ctx = self.context
+        assert ctx is not None
+        blocked = self._blocked(exchange, ctx)
+        if blocked is not None:
+            return Decision(answer=blocked)
+        for fault in fired:
+            if fault.kind in ANSWERS or fault.kind == "status":
+                return Decision(answer=self._error_answer(fault, exchange, ctx))
+            if fault.kind == "reset":
+                return Decision(transport="reset")
+            if fault.kind == "hang":
+                return Decision(transport="hang", hang_seconds=fault.get("seconds", 600))
+            if fault.kind in BODY_FAULTS:
+                return Decision(mangle=fault.kind)
+        return Decision()
+
+    def _blocked(self, exchange: Exchange, ctx: ApiContext) -> ApiResponse | None:
+        if not ctx.state.fault_made:
+            return None
+        api, tokens, token = exchange.route.api, ctx.state.tokens, exchange.request.bearer_token
+        client = exchange.facts.client_id if exchange.facts else None
+        if ctx.state.revocations.covers(client):
+            assert client is not None
+            return api.revoked_answer(client, ctx)
+        if api.takes_access_tokens and tokens.expired_by_fault(token):
+            return api.expired_answer(ctx)
+        return None
+
+    def _error_answer(self, fault: Fault, exchange: Exchange, ctx: ApiContext) -> ApiResponse:
+        api = exchange.route.api
+        if fault.kind == "status":
+            code: int = fault.get("code")
+            if fault.get("rule"):
+                rule = next(o for o in ctx.rules.overrides if o.name == fault.get("rule"))
+                return api.override(rule, ctx)
+            return api.error(ApiError(code, STATUS_CODES.get(code, "ERROR"), f"injected status {code}"), ctx)
+        status, code_name, message, oauth_error = ANSWERS[fault.kind]
+        headers: dict[str, Any] = {}
+        if fault.kind == "rate_limited":
+            headers["Retry-After"] = str(fault.get("retry_after", 30))
+        return api.fault_answer(
+            FaultAnswer(status, code_name, f"injected fault: {fault.kind}", message, oauth_error, headers),
+            ctx,
+        )
+
+    def seen(self, exchange: Exchange) -> None:
+        """Note the request's bearer token, fault or no fault: a later `token_expired` must know it."""
+        assert self.context is not None
+        token = exchange.request.bearer_token
+        if token:
+            self.context.state.tokens.seen(token)
+
+    def handed_out(self, exchange: Exchange, status: int, body: bytes) -> None:
+        """Remember a token a token endpoint hands out (from any source: it is a new token)."""
+        assert self.context is not None
+        token = exchange.route.api.issued_token(status, body)
+        if token is not None:
+            self.context.state.tokens.handed_out(token, exchange.request.basic_user)
+
+    # The list of faults ------------------------------------------------------------------------
+
+    def add(self, fault: Fault) -> None:
+        self.faults.append(fault)
+
+    def remove(self, fault_id: str) -> bool:
+        before = len(self.faults)
+        self.faults = [f for f in self.faults if f.id != fault_id]
+        self.context.state.revocations.lift(fault_id)
+        return len(self.faults) != before
+
+    def clear(self) -> int:
+        count = len(self.faults)
+        self.faults = []
+        state = self.context.state
+        state.tokens.fault_expiries.clear()
+        state.revocations.clear()
+        return count
+
+    def replace(self, faults: list[Fault]) -> None:
+        """New faults from the options: revocations of the old ones are lifted."""
+        self.faults = faults
+        self.context.state.revocations.clear()

@@ -1,0 +1,89 @@
+"""`Scrubber`: the walk over secret places with the rewriters of one cassette, for storage (scrub)
+and for matching (mask)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+
+from proxy_addons.cassettes.matching import ParsedBody
+from proxy_addons.cassettes.model import Interaction, Request
+from proxy_addons.scrubbing import jsontext
+from proxy_addons.scrubbing.jsontext import Document
+from proxy_addons.scrubbing.masks import Masks
+from proxy_addons.scrubbing.placeholders import Placeholders
+from proxy_addons.scrubbing.places import ScrubConfig, Walker
+from proxy_addons.scrubbing.pseudonyms import Pseudonyms
+
+NO_EXTRAS = ScrubConfig()  # the built-in secret places only
+
+
+def _texts(interaction: Interaction) -> Iterator[str]:
+    for message in (interaction.request, interaction.response):
+        if isinstance(message, Request):
+            yield message.uri
+        for values in message.headers.values():
+            yield from values
+        if message.body:
+            yield message.body.decode("utf-8", "replace")
+
+
+def _parsed(document: Document | None) -> ParsedBody | None:
+    """A masked body's tree in the form the matching key reads; None when the key must parse the
+    body itself (not JSON to the mask, or an integer too long for `json.loads` to read)."""
+    if document is None:
+        return None
+    try:
+        return ParsedBody(jsontext.plain(document.tree))
+    except (ValueError, RecursionError):
+        return None
+
+
+class Scrubber:
+    """Scrubs the interactions of one cassette, keeping placeholders stable across them; masks
+    requests for matching.
+
+    `scrub` replaces every secret it knows the place of (see `places`) with a placeholder
+    `SCRUBBED-<KIND>-<nnnn>`, and real phone numbers with `+990…` pseudonyms when configured. `mask`
+    puts one fixed marker in the same places instead, so a live request carrying a real secret
+    compares equal to the stored request carrying its placeholder."""
+
+    def __init__(self, config: ScrubConfig = NO_EXTRAS, existing: Iterable[Interaction] = ()) -> None:
+        self.config = config
+        self._placeholders = Placeholders()
+        self._pseudonyms = Pseudonyms() if config.pseudonymise_numbers else None
+        self._scrubbing = Walker(config, self._placeholders, self._pseudonyms)
+        self._masking = Walker(config, Masks())
+        for interaction in existing:
+            for text in _texts(interaction):
+                self._placeholders.note(text)
+                if self._pseudonyms is not None:
+                    self._pseudonyms.note(text)
+
+    def scrub(self, interaction: Interaction) -> Interaction:
+        """A scrubbed copy (the input is not modified). Content-Length of a changed body is recomputed."""
+        return self._scrub(interaction)[0]
+
+    def _scrub(self, interaction: Interaction) -> tuple[Interaction, Document | None]:
+        """`scrub`, and the scrubbed request body's Document when it is JSON."""
+        request, document = self._scrubbing.request(interaction.request)
+        response = self._scrubbing.response(interaction.response)
+        return Interaction(request, response, copy.deepcopy(interaction.meta)), document
+
+    def mask(self, request: Request) -> Request:
+        """A copy for MATCHING, not for storage: every secret place holds the fixed marker `SCRUBBED`,
+        so a request with a real secret and one with that secret's placeholder compare equal.
+        No pseudonymisation, no state change."""
+        return self._masking.request(request)[0]
+
+    def masked(self, request: Request) -> tuple[Request, ParsedBody | None]:
+        """`mask`, and the masked JSON body as the matching key reads it, so the key does not parse
+        the body again (None: the key parses the body itself)."""
+        masked, document = self._masking.request(request)
+        return masked, _parsed(document)
+
+    def scrub_and_mask(self, interaction: Interaction) -> tuple[Interaction, Request, ParsedBody | None]:
+        """`scrub`, and `masked` of the scrubbed request, which reuses the scrubbed body's parse."""
+        scrubbed, document = self._scrub(interaction)
+        masked, document = self._masking.request(scrubbed.request, document)
+        return scrubbed, masked, _parsed(document)
