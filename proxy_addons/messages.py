@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import MutableMapping
+from typing import Any
+
 PREFIX = "orange-proxy: "
 
 
@@ -13,3 +17,14 @@ def say(text: str) -> str:
 def unsaid(text: str) -> str:
     """`text` without the prefix, to be embedded in a longer message."""
     return text.removeprefix(PREFIX)
+
+
+class _Prefixed(logging.LoggerAdapter):
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        return (say(msg) if isinstance(msg, str) else msg), kwargs
+
+
+def logger(name: str) -> logging.LoggerAdapter:
+    """A module's logger whose messages carry the prefix (mitmproxy's console shows every addon's
+    log lines together; ours say whose they are)."""
+    return _Prefixed(logging.getLogger(name), {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 
@@ -13,10 +12,10 @@ from proxy_addons.cassettes.matching import MatchConfig
 from proxy_addons.cassettes.model import CassetteError
 from proxy_addons.cassettes.tape import Tape
 from proxy_addons.config.choices import Exhausted, MissPolicy, Mode, RecordMode, values
-from proxy_addons.messages import say
+from proxy_addons.messages import logger, say
 from proxy_addons.scrubbing import ScrubConfig
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 TAPE_OPTIONS = {
     "orange_mode",
@@ -125,7 +124,7 @@ class Cassettes:
         except CassetteError as exc:
             raise exceptions.OptionsError(say(str(exc))) from None
         log.info(
-            "orange-proxy: cassette %s (%d interactions%s)",
+            "cassette %s (%d interactions%s)",
             self.tape.path,
             self.tape.replayable,
             "" if self.tape.existed else ", new",

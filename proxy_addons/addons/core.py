@@ -3,7 +3,6 @@ requests, rules, state, the APIs' context; the synthesiser only when a plan can 
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 
@@ -13,7 +12,7 @@ from proxy_addons.addons.stages import check_choices
 from proxy_addons.config.choices import Mode, Profile, values
 from proxy_addons.config.rules import Rules, RulesError, load_rules
 from proxy_addons.config.schemas import SchemaStore, default_store
-from proxy_addons.messages import say
+from proxy_addons.messages import logger, say
 from proxy_addons.pipeline.exchange import InFlight
 from proxy_addons.simulator.apis import ALL_APIS, GATEWAY, Api
 from proxy_addons.simulator.context import ApiContext
@@ -21,7 +20,7 @@ from proxy_addons.simulator.engine import Engine, Settings, context
 from proxy_addons.simulator.routing import Router
 from proxy_addons.state import ProxyState
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 ENGINE_OPTIONS = {"orange_rules", "orange_profile", "orange_token_lifetime", "orange_code_lifetime"}
 
@@ -128,7 +127,7 @@ class Core:
     def running(self) -> None:
         assert self.rules is not None
         log.info(
-            "orange-proxy: %s mode, profile %s, rules %s",
+            "%s mode, profile %s, rules %s",
             self.mode,
             self.settings.profile,
             ", ".join(self.rules.sources),

@@ -7,7 +7,6 @@ that the control API serves, so a tester can line up what the app did with what 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from collections import deque
@@ -17,10 +16,10 @@ from typing import IO, Any
 from mitmproxy import ctx, exceptions, http
 
 from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, ROUTE
-from proxy_addons.messages import say
+from proxy_addons.messages import logger, say
 from proxy_addons.pipeline.exchange import InFlight
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 RING_SIZE = 1000  # events kept in memory; the file keeps everything
 
@@ -68,7 +67,7 @@ class EventLog:
             try:
                 self._file.write(json.dumps(event, ensure_ascii=False) + "\n")
             except OSError as exc:
-                log.error("orange-proxy: event log write failed: %s", exc)
+                log.error("event log write failed: %s", exc)
         return event
 
     def since(self, seq: int = 0, limit: int = RING_SIZE) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ recorder, so a cassette always keeps what the upstream really said, and truncate
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -21,11 +20,11 @@ from proxy_addons.addons.eventlog import EventLog
 from proxy_addons.addons.stages import ACTION, FAULT, MANGLE, ours
 from proxy_addons.config import yamlfile
 from proxy_addons.config.faults import Fault, FaultError, FaultFactory
-from proxy_addons.messages import say
+from proxy_addons.messages import logger, say
 from proxy_addons.pipeline.faulting import FaultStage
 from proxy_addons.pipeline.sources import Answer
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 class Faults:

@@ -8,7 +8,6 @@ kept as recorded, flagged in its interaction's metadata, and reported when the p
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime
 
 from mitmproxy import ctx, http
@@ -20,10 +19,11 @@ from proxy_addons.addons.core import Core
 from proxy_addons.addons.stages import ACTION
 from proxy_addons.cassettes.model import Interaction
 from proxy_addons.config.choices import Mode
+from proxy_addons.messages import logger
 from proxy_addons.simulator.apis import GATEWAY
 from proxy_addons.simulator.routing import Route
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 class Recorder:
@@ -47,14 +47,14 @@ class Recorder:
             interaction.meta = self._meta(exchange.route, interaction)
         except Exception:  # the metadata is a nicety; the exchange itself must not be lost
             log.exception(
-                "orange-proxy: no metadata for %s; recording the exchange without it", flow.request.url
+                "no metadata for %s; recording the exchange without it", flow.request.url
             )
         try:
             tape.record(interaction)
             flow.metadata[ACTION] = "recorded"  # forwarded, and now on disk
         except OSError as exc:
             # The app still gets its answer; the tester must know the cassette is incomplete.
-            log.error("orange-proxy: could not write %s: %s", tape.path, exc)
+            log.error("could not write %s: %s", tape.path, exc)
 
     def _meta(self, route: Route, interaction: Interaction) -> dict[str, object]:
         meta: dict[str, object] = {
@@ -95,10 +95,10 @@ class Recorder:
         tape = self.cassettes.tape
         if tape is None or ctx.options.orange_mode != Mode.RECORD:
             return
-        log.info("orange-proxy: recorded %d interaction(s) into %s", tape.recorded, tape.path)
+        log.info("recorded %d interaction(s) into %s", tape.recorded, tape.path)
         if self.drift:
             log.warning(
-                "orange-proxy: %d recorded response(s) do not match our schemas (kept as recorded, flagged "
+                "%d recorded response(s) do not match our schemas (kept as recorded, flagged "
                 "in the cassette):\n  %s",
                 len(self.drift),
                 "\n  ".join(self.drift),

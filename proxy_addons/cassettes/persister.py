@@ -3,14 +3,14 @@ save left behind. Bytes only: what they mean is the serializer's business."""
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from pathlib import Path
 
 from proxy_addons.cassettes.model import CassetteError
+from proxy_addons.messages import logger
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 def read(path: Path) -> bytes | None:
@@ -48,5 +48,5 @@ def remove_stale_temporaries(path: Path) -> None:
     """A recorder killed while saving leaves its temporary file beside the (intact) cassette."""
     prefix, suffix = _affixes(path)
     for stale in path.parent.glob(f"{prefix}*{suffix}"):
-        log.info("orange-proxy: removing %s, left by an interrupted save", stale)
+        log.info("removing %s, left by an interrupted save", stale)
         stale.unlink(missing_ok=True)

@@ -9,7 +9,6 @@ host, or the `--upstream` base URL), or None (the next source's turn). Nothing h
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,12 +16,13 @@ from typing import Protocol
 
 from proxy_addons.cassettes.model import Response
 from proxy_addons.cassettes.tape import Hit, Tape
+from proxy_addons.messages import logger
 from proxy_addons.model import ApiResponse
 from proxy_addons.pipeline.exchange import Exchange
 from proxy_addons.simulator.engine import Engine
 from proxy_addons.simulator.errors import header_safe
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 MISS_HEADER = "x-orange-proxy-replay-miss"
 # Hop-by-hop and length headers: a replayed body is served with its own length.
@@ -128,7 +128,7 @@ class MissSource:
     def answer(self, exchange: Exchange, rest: Sequence[str]) -> Outcome:
         reason = exchange.miss or f"{exchange.request.method} {exchange.url}: no recorded interaction matches"
         body = {"status": 502, "code": "REPLAY_MISS", "message": f"orange-proxy replay miss: {reason}"}
-        log.warning("orange-proxy: replay miss: %s", reason)
+        log.warning("replay miss: %s", reason)
         headers = (("Content-Type", "application/json"), (MISS_HEADER, header_safe(reason, 1000)))
         return Answer(502, headers, json.dumps(body).encode(), "replay-miss")
 
@@ -144,7 +144,7 @@ class SynthSource:
             response = self.engine().handle(exchange.route, exchange.request)
         except Exception:
             # Never let a request we own fall through to the real upstream (it carries credentials).
-            log.exception("orange-proxy: could not answer %s %s", exchange.request.method, exchange.url)
+            log.exception("could not answer %s %s", exchange.request.method, exchange.url)
             body = b'{"status": 500, "code": "INTERNAL", "message": "Server error"}'
             return Answer(500, (("Content-Type", "application/json"),), body, "synthesised")
         return Answer.of(response, "synthesised")
@@ -176,5 +176,5 @@ def walk(sources: Mapping[str, Source], exchange: Exchange) -> Answer | Forward:
         outcome = sources[name].answer(exchange, plan[index + 1 :])
         if outcome is not None:
             return outcome
-    log.error("orange-proxy: nothing answered %s (plan %s)", exchange.url, plan)
+    log.error("nothing answered %s (plan %s)", exchange.url, plan)
     return NO_SOURCE

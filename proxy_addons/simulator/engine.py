@@ -5,7 +5,6 @@ It knows nothing of mitmproxy; the synthesiser answer source (and any other tran
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from proxy_addons.config.choices import Profile, parse
 from proxy_addons.config.rules import Rules
 from proxy_addons.config.schemas import SchemaStore, default_store
+from proxy_addons.messages import logger
 from proxy_addons.model import ApiRequest, ApiResponse
 from proxy_addons.simulator.apis import ALL_APIS, GATEWAY, Api
 from proxy_addons.simulator.apis.oauth import OIDC_SCOPES
@@ -21,7 +21,7 @@ from proxy_addons.simulator.errors import ApiError
 from proxy_addons.simulator.routing import Route, Router
 from proxy_addons.state import Clock, ProxyState
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 CORRELATOR = "x-correlator"
 
@@ -89,7 +89,7 @@ class Engine:
         except Exception:
             # Our bug, not the client's: answer in the API's own format, never let the request
             # go anywhere else, and leave the traceback in the log.
-            log.exception("orange-proxy: internal error answering %s %s", request.method, request.path)
+            log.exception("internal error answering %s %s", request.method, request.path)
             response = route.api.error(
                 ApiError(500, "INTERNAL", "internal error in orange-proxy"), self.context
             )
@@ -106,7 +106,7 @@ class Engine:
         problems = self.schemas.check_response(response.schema, response.status, response.data)
         if problems:
             log.error(
-                "orange-proxy: synthesised %s %s breaks %s: %s",
+                "synthesised %s %s breaks %s: %s",
                 route.label,
                 response.status,
                 self.schemas.resolve(response.schema),
