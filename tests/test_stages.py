@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
+from mitmproxy import http
 from mitmproxy import io as mitmproxy_io
 from mitmproxy.test import taddons
 from pipeline_helpers import DLV_BODY, DLV_PATH, addon, api_flow, lab_token, recorded_dlv, run_flow
@@ -152,3 +154,70 @@ def test_a_synthesised_request_body_is_parsed_once_with_faults_reading_it_too(mo
         assert len(parses) == 1
 
     in_proxy(check)
+
+
+def test_an_exchange_a_fault_killed_is_in_the_event_log():
+    # flow.kill() makes a flow no longer live before its error hook: it is still ours to log.
+    async def check(addons) -> None:
+        fault = addon(addons, "orange_faults").add("reset:api=location-verification")
+        flow = await run_flow(addons, api_flow("POST", DLV_PATH, DLV_BODY, lab_token(addons)))
+        assert flow.error is not None and not flow.live
+        [event] = [e for e in addon(addons, "orange_event_log").since(0) if e["type"] == "exchange"]
+        assert event["action"] == "faulted" and event["error"] == flow.error.msg
+        assert event["fault"] == [{"id": fault.id, "fault": "reset"}]
+        assert len(addon(addons, "orange_core").exchanges) == 0  # and its exchange is gone
+
+    in_proxy(check)
+
+
+def test_a_flow_read_back_from_a_file_is_not_logged_again():
+    async def check(addons) -> None:
+        flow = await run_flow(addons, api_flow("POST", DLV_PATH, DLV_BODY, lab_token(addons)))
+        loaded = flow.copy()  # as `mitmdump -r` hands it to the addons: our metadata, never in flight here
+        loaded.live = False
+        addon(addons, "orange_event_log").response(loaded)
+        assert len([e for e in addon(addons, "orange_event_log").since(0) if e["type"] == "exchange"]) == 1
+
+    in_proxy(check)
+
+
+def test_a_body_fault_listed_before_an_answer_fault_applies_to_that_answer():
+    async def check(addons) -> None:
+        faults = addon(addons, "orange_faults")
+        faults.add("truncate:api=location-verification")
+        faults.add("status:code=418,api=location-verification")
+        flow = await run_flow(addons, api_flow("POST", DLV_PATH, DLV_BODY, lab_token(addons)))
+        assert flow.response.status_code == 418
+        assert flow.metadata[ACTION] == "faulted+truncate"
+        whole = b'{"status": 418, "code": "ERROR", "message": "ERROR"}'
+        assert len(flow.response.content) < len(whole)
+
+    in_proxy(check)
+
+
+def test_recording_keeps_the_request_headers_as_forwarded(tmp_path):
+    # An HTTP/2 client sends no Host header; the --upstream rewrite adds it, and the cassette keeps it.
+    cassette = tmp_path / "new.yaml"
+
+    async def check(addons) -> None:
+        flow = api_flow("POST", DLV_PATH, DLV_BODY, "real-token")
+        assert "Host" not in flow.request.headers
+        for stage in addons:
+            handler = getattr(stage, "request", None)
+            if handler is not None and flow.response is None:
+                result = handler(flow)
+                if asyncio.iscoroutine(result):
+                    await result
+        flow.response = http.Response.make(
+            200, b'{"verificationResult": "TRUE"}', {"content-type": "application/json"}
+        )
+        for stage in addons:
+            handler = getattr(stage, "response", None)
+            if handler is not None:
+                handler(flow)
+        assert flow.metadata[ACTION] == "recorded"
+        recorded = yaml.safe_load(cassette.read_text())["interactions"][0]["request"]
+        assert recorded["headers"]["Host"] == ["api.orange.com"]
+        assert recorded["uri"] == "https://api.orange.com" + DLV_PATH
+
+    in_proxy(check, orange_mode="record", orange_cassette=str(cassette), orange_upstream="http://127.0.0.1:9")

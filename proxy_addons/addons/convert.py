@@ -33,9 +33,18 @@ def to_api_request(flow: http.HTTPFlow) -> ApiRequest:
     )
 
 
-def to_interaction(flow: http.HTTPFlow, request: Request) -> Interaction:
-    """A completed upstream exchange, bodies uncompressed; `request` as the app sent it."""
+def to_interaction(flow: http.HTTPFlow, uri: str) -> Interaction:
+    """A completed upstream exchange, bodies uncompressed: the request as forwarded, under `uri`
+    (the URL the app asked for)."""
     assert flow.response is not None
+    request = identity_encoded(
+        Request(
+            method=flow.request.method,
+            uri=uri,
+            headers=multi_headers(flow.request.headers),
+            body=flow.request.raw_content or None,
+        )
+    )
     response = flow.response
     recorded = Response(
         status=response.status_code,

@@ -84,10 +84,12 @@ class EventLog:
         self._flow_event(flow)
 
     def _flow_event(self, flow: http.HTTPFlow) -> None:
-        if self.in_flight is not None:
-            self.in_flight.pop(flow.id, None)
         route = flow.metadata.get(ROUTE)
-        if route is None or not flow.live:
+        # Only exchanges of this run: a flow read back from a file (`mitmdump -r`) carries our
+        # metadata but was never in flight here. A killed flow was, though it is no longer live.
+        if self.in_flight is not None and self.in_flight.pop(flow.id, None) is None:
+            return
+        if route is None:
             return
         started = flow.request.timestamp_start
         peer = flow.client_conn.peername

@@ -139,6 +139,8 @@ class Faults:
         if flow.response or flow.error:
             return
         decision = self.stage.decide(exchange, fired)
+        if decision.mangle is not None:
+            flow.metadata[MANGLE] = decision.mangle
         if decision.answer is not None:
             flow.response = to_flow_response(Answer.of(decision.answer, "faulted"), flow.request.method)
             flow.metadata[ACTION] = "faulted"
@@ -150,8 +152,6 @@ class Faults:
             await asyncio.sleep(decision.hang_seconds)  # the client gives up first
             if flow.killable:
                 flow.kill()
-        elif decision.mangle is not None:
-            flow.metadata[MANGLE] = decision.mangle
 
     def response(self, flow: http.HTTPFlow) -> None:
         """Remember tokens as token endpoints hand them out (any source: they are new tokens)."""

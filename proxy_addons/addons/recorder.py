@@ -42,7 +42,9 @@ class Recorder:
         exchange = self.core.exchanges.get(flow.id)
         if exchange is None:
             return
-        interaction = to_interaction(flow, exchange.recorded_request)
+        # The request as it was forwarded (an `--upstream` rewrite adds Host for HTTP/2 clients),
+        # under the URL the app asked for.
+        interaction = to_interaction(flow, exchange.url)
         try:
             interaction.meta = self._meta(exchange.route, interaction)
         except Exception:  # the metadata is a nicety; the exchange itself must not be lost

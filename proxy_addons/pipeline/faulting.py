@@ -84,22 +84,25 @@ class FaultStage:
         return fired, sum(f.latency_seconds() for f in fired if f.kind == "latency")
 
     def decide(self, exchange: Exchange, fired: Sequence[Fault]) -> Decision:
-        """After any latency: the 401/403 fault-made state imposes, else the first answer fault."""
+        """After any latency: the 401/403 fault-made state imposes, else the first answer or
+        connection fault in the order listed. A body fault listed before it still applies to the
+        answer (a 418 with its body cut in half); the last body fault listed wins."""
         ctx = self.context
         assert ctx is not None
         blocked = self._blocked(exchange, ctx)
         if blocked is not None:
             return Decision(answer=blocked)
+        mangle = None
         for fault in fired:
             if fault.kind in ANSWERS or fault.kind == "status":
-                return Decision(answer=self._error_answer(fault, exchange, ctx))
+                return Decision(answer=self._error_answer(fault, exchange, ctx), mangle=mangle)
             if fault.kind == "reset":
-                return Decision(transport="reset")
+                return Decision(transport="reset", mangle=mangle)
             if fault.kind == "hang":
-                return Decision(transport="hang", hang_seconds=fault.get("seconds", 600))
+                return Decision(transport="hang", hang_seconds=fault.get("seconds", 600), mangle=mangle)
             if fault.kind in BODY_FAULTS:
-                return Decision(mangle=fault.kind)
-        return Decision()
+                mangle = fault.kind
+        return Decision(mangle=mangle)
 
     def _blocked(self, exchange: Exchange, ctx: ApiContext) -> ApiResponse | None:
         if not ctx.state.fault_made:
