@@ -30,7 +30,8 @@ class Exchange:
 
     @cached_property
     def recorded_request(self) -> Request:
-        """The request as a cassette stores it: every header, the body uncompressed."""
+        """The request as the app sent it, in a cassette's form (every header, the body uncompressed):
+        what replay looks up. The recorder stores the request as forwarded instead."""
         headers: dict[str, list[str]] = {}
         for name, value in self.request.headers.pairs:
             headers.setdefault(name, []).append(value)
