@@ -41,13 +41,17 @@ def api_flow(
     return tflow.tflow(req=request)
 
 
-async def run_flow(addons: list[object], flow: http.HTTPFlow) -> http.HTTPFlow:
-    """Every addon's request hook, then (when answered) every response hook, as mitmproxy calls them;
-    an upstream answer, if the test put one on the flow between, counts as the server's."""
+async def run_flow(
+    addons: list[object], flow: http.HTTPFlow, upstream: http.Response | None = None
+) -> http.HTTPFlow:
+    """Every addon's request hook, then (when answered) every response hook, as mitmproxy calls them.
+    A flow the addons left unanswered (forwarded) gets `upstream` as the server's answer, if given."""
     for addon in addons:
         if flow.response or flow.error:
             break
         await _call(addon, "request", flow)
+    if flow.response is None and flow.error is None and upstream is not None:
+        flow.response = upstream
     if flow.error is not None:
         for addon in addons:
             await _call(addon, "error", flow)

@@ -90,13 +90,7 @@ def test_a_replay_miss_goes_to_the_next_source_of_the_plan(miss, status, action)
 
 def test_recording_forwards_to_the_upstream_base_url_keeping_the_url_the_app_asked_for(tmp_path):
     async def check(addons) -> None:
-        flow = api_flow("POST", DLV_PATH, DLV_BODY, "real-token")
-        for stage in addons[: [getattr(a, "name", "") for a in addons].index("orange_recorder")]:
-            handler = getattr(stage, "request", None)
-            if handler is not None:
-                result = handler(flow)
-                if asyncio.iscoroutine(result):
-                    await result
+        flow = await run_flow(addons, api_flow("POST", DLV_PATH, DLV_BODY, "real-token"))
         assert flow.response is None  # left for mitmproxy to forward
         assert flow.metadata[ACTION] == "forwarded"
         assert flow.metadata[ORIGINAL_URL] == "https://api.orange.com" + DLV_PATH
@@ -202,19 +196,10 @@ def test_recording_keeps_the_request_headers_as_forwarded(tmp_path):
     async def check(addons) -> None:
         flow = api_flow("POST", DLV_PATH, DLV_BODY, "real-token")
         assert "Host" not in flow.request.headers
-        for stage in addons:
-            handler = getattr(stage, "request", None)
-            if handler is not None and flow.response is None:
-                result = handler(flow)
-                if asyncio.iscoroutine(result):
-                    await result
-        flow.response = http.Response.make(
+        answer = http.Response.make(
             200, b'{"verificationResult": "TRUE"}', {"content-type": "application/json"}
         )
-        for stage in addons:
-            handler = getattr(stage, "response", None)
-            if handler is not None:
-                handler(flow)
+        await run_flow(addons, flow, upstream=answer)
         assert flow.metadata[ACTION] == "recorded"
         recorded = yaml.safe_load(cassette.read_text())["interactions"][0]["request"]
         assert recorded["headers"]["Host"] == ["api.orange.com"]

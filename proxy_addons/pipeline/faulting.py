@@ -62,8 +62,7 @@ class FaultStage:
     def active(self) -> bool:
         """Is there anything to do beyond noting tokens? A fault-free session parses no bodies here."""
         assert self.context is not None
-        state = self.context.state
-        return bool(self.faults or state.tokens.fault_expiries or state.revocations.by_fault)
+        return bool(self.faults) or self.context.state.fault_made
 
     def fire(self, exchange: Exchange) -> tuple[list[Fault], float]:
         """Count the request against every fault; apply the state faults that fire. Returns the faults
