@@ -43,6 +43,20 @@ PATH_SCHEMAS = {
     "/camara/location-verification/orange-lab/v0/verify": ("location-verification", "verify"),
     "/camara/playground/admin/v1.0/action": ("playground-admin", "action"),
 }
+# The playground's other CAMARA APIs (ORANGE-AND-CAMARA.md §6.1): API name, base path, operations.
+PLAYGROUND_APIS = {
+    "playground-location-verification": ("location-verification/v1", ("verify",)),
+    "location-retrieval": ("location-retrieval/v0.3", ("retrieve",)),
+    "device-reachability-status": ("device-reachability-status/v0.6", ("retrieve",)),
+    "device-roaming-status": ("device-roaming-status/v0.6", ("retrieve",)),
+    "sim-swap": ("sim-swap/v1", ("retrieve-date", "check")),
+    "device-swap": ("device-swap/v0.2", ("retrieve-date", "check")),
+    "kyc-match": ("kyc-match/v0.2", ("match",)),
+    "population-density-data": ("population-density-data/v0.2", ("retrieve",)),
+}
+for _api, (_base, _operations) in PLAYGROUND_APIS.items():
+    for _operation in _operations:
+        PATH_SCHEMAS[f"/camara/playground/api/{_base}/{_operation}"] = (_api, _operation)
 API_PREFIXES = {
     "/": "gateway",
     "/openidconnect/playground/v1.0/": "oauth",
@@ -50,6 +64,7 @@ API_PREFIXES = {
     "/camara/playground/api/number-verification/v1/": "number-verification",
     "/camara/location-verification/orange-lab/v0/": "location-verification",
     "/camara/playground/admin/v1.0/": "playground-admin",
+    **{f"/camara/playground/api/{base}/": api for api, (base, _) in PLAYGROUND_APIS.items()},
 }
 
 
@@ -86,8 +101,10 @@ ORANGE_ERROR_KEYS = {
     ("location-verification", 400): {"status", "message"},
     ("location-verification", 401): {"status", "message"},
     ("location-verification", 403): {"status", "message"},
+    # The playground's other APIs speak its Number Verification dialect.
+    **{(api, status): {"code", "message"} for api in PLAYGROUND_APIS for status in (401, 403)},
 }
-CAMARA_APIS = ("number-verification", "location-verification")
+CAMARA_APIS = ("number-verification", "location-verification", *PLAYGROUND_APIS)
 LOG_MARKERS = ("Traceback", "Addon error", " breaks ")
 LIVE: list[Proxy] = []
 

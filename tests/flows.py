@@ -65,6 +65,19 @@ def lab_token(session, client=CLIENT) -> str:
     return response.json()["access_token"]
 
 
+PLAYGROUND_API = ORANGE + "/camara/playground/api"
+
+
+def playground_token(session, client=CLIENT, scope: str | None = None) -> str:
+    """A 2-legged playground token, as Orange's playground clients get one for every API but NV."""
+    data = {"grant_type": "client_credentials"}
+    if scope is not None:
+        data["scope"] = scope
+    response = session.post(PLAYGROUND_TOKEN, auth=client, data=data, headers={"Accept": "application/json"})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -60,7 +60,14 @@ def test_created_number_is_usable_by_both_apis_until_deleted(proxy, client):
     create = {"action": "CREATE", "phoneNumber": NUMBER, "data": {"location": lyon}}
     created = admin(session, client, create, token)
     assert created.status_code == 201, created.text
-    assert set(created.json()["data"]) == {"reachability", "roaming", "simSwap", "location", "kyc"}
+    assert set(created.json()["data"]) == {
+        "reachability",
+        "roaming",
+        "simSwap",
+        "deviceSwap",
+        "location",
+        "kyc",
+    }
     assert created.json()["data"]["location"] == lyon
     assert admin(session, client, {"action": "LIST"}, token).json() == {"phoneNumbers": [NUMBER]}
 
@@ -265,14 +272,15 @@ def test_control_state_shows_user_defined_numbers(proxy, client):
 
 def test_directory_precedence_unit():
     """A client's own definition of a lab number wins for that client only; others see the rules."""
-    from proxy_addons.config.rules import Location
+    from proxy_addons.config.rules import Location, NumberRule
     from proxy_addons.state import Directory
-    from proxy_addons.state.playground import Playground, resolve_times
+    from proxy_addons.state.playground import Playground
+    from proxy_addons.timestamps import resolve_times
 
     now = 1_800_000_000.0
     playground = Playground(clock=lambda: now)
     lab = Location(48.8, 2.29, 500, 30)
-    directory = Directory({"+33699901031": lab}, playground=playground)
+    directory = Directory({"+33699901031": NumberRule("+33699901031", lab)}, playground=playground)
     entry = playground.builtins.new_entry(now)
     entry["location"] = resolve_times(
         {"available": True, "lastLocationTime": "now-2h", "latitude": 45.0, "longitude": 4.0, "radius": 50},

@@ -48,9 +48,7 @@ class Recorder:
         try:
             interaction.meta = self._meta(exchange.route, interaction)
         except Exception:  # the metadata is a nicety; the exchange itself must not be lost
-            log.exception(
-                "no metadata for %s; recording the exchange without it", flow.request.url
-            )
+            log.exception("no metadata for %s; recording the exchange without it", flow.request.url)
         try:
             tape.record(interaction)
             flow.metadata[ACTION] = "recorded"  # forwarded, and now on disk

@@ -8,8 +8,9 @@ Everything is validated at load, including every response an override can produc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from proxy_addons.config import yamlfile
 from proxy_addons.config.schemas import SchemaStore
 from proxy_addons.config.scope import RequestFacts, Scope
 from proxy_addons.resources import default_rules_path
+from proxy_addons.timestamps import resolve_times
 
 RulesError = yamlfile.DataFileError
 
@@ -40,10 +42,16 @@ class Location:
     available: bool = True
 
 
+# The parts of a subscriber's data a rules number may give, in the Admin API's EntryData shapes.
+SUBSCRIBER_PARTS = ("reachability", "roaming", "simSwap", "deviceSwap", "kyc")
+
+
 @dataclass(frozen=True)
 class NumberRule:
     phone_number: str
     location: Location | None
+    # EntryData parts as written (relative date-times such as "now-3d" kept, resolved when read).
+    parts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,14 @@ class _Layer:
                 return f"rule '{name}'" if name else f"rule #{path[1] + 1}"
             return None
 
-        yamlfile.validate(file, store, "rules#RulesFile", describe)
+        # Relative date-times in numbers ("now-3d") are checked as they read now.
+        if isinstance(data, dict) and isinstance(data.get("numbers"), dict):
+            checked = {**data, "numbers": resolve_times(data["numbers"], time.time())}
+            yamlfile.validate(
+                yamlfile.DataFile(file.path, checked, file.root), store, "rules#RulesFile", describe
+            )
+        else:
+            yamlfile.validate(file, store, "rules#RulesFile", describe)
 
         self.clients = {
             c["client_id"]: ClientRule(
@@ -124,7 +139,11 @@ class _Layer:
         }
         self.lists_clients = "clients" in data
         self.numbers = {
-            number: NumberRule(number, _location((entry or {}).get("location")))
+            number: NumberRule(
+                number,
+                _location((entry or {}).get("location")),
+                {part: entry[part] for part in SUBSCRIBER_PARTS if entry and part in entry},
+            )
             for number, entry in data.get("numbers", {}).items()
         }
         self.overrides = []

@@ -11,7 +11,7 @@ import time
 from proxy_addons.config.rules import Rules
 from proxy_addons.state.clients import Clients, Revocations
 from proxy_addons.state.codes import AuthorizationCode, CodeError, CodeStore
-from proxy_addons.state.directory import Directory
+from proxy_addons.state.directory import Directory, Subscriber
 from proxy_addons.state.playground import Playground
 from proxy_addons.state.tokens import OAUTH_V3, PLAYGROUND, SEEN_LIMIT, Clock, Token, TokenStore
 
@@ -27,6 +27,7 @@ __all__ = [
     "Directory",
     "ProxyState",
     "Revocations",
+    "Subscriber",
     "Token",
     "TokenStore",
 ]
@@ -53,6 +54,4 @@ class ProxyState:
     def apply(self, rules: Rules) -> None:
         """Take clients and numbers from (re)loaded rules; issued tokens and codes stay."""
         self.clients = Clients(rules=rules.clients)
-        self.directory = Directory(
-            {n: rule.location for n, rule in rules.numbers.items()}, playground=self.playground
-        )
+        self.directory = Directory(rules.numbers, playground=self.playground)

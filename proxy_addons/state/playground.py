@@ -8,11 +8,9 @@ module changes it. Entries are EntryData dicts exactly as the Admin API speaks t
 from __future__ import annotations
 
 import copy
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from proxy_addons.config.rules import Location
 from proxy_addons.config.schemas import SchemaStore, default_store
 from proxy_addons.model import parse_datetime
 from proxy_addons.resources import playground_numbers_path
+from proxy_addons.timestamps import resolve_times
 
 # Orange's playground answers for the unassigned country code +990 (ORANGE-AND-CAMARA.md §4.5).
 PLAYGROUND_PREFIX = "+990"
@@ -29,31 +28,6 @@ PLAYGROUND_PREFIX = "+990"
 USER_NUMBER_LIMIT = 10
 
 Entry = dict[str, Any]
-
-_RELATIVE = re.compile(r"now(?:-(\d{1,9})([smhd]))?")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def rfc3339(timestamp: float) -> str:
-    """UTC with milliseconds, as CAMARA recommends: 2024-01-05T14:28:46.699Z."""
-    # Rounded to the millisecond: a time computed back from an age (now - age) must print as given.
-    millis = round(timestamp * 1000)
-    moment = datetime.fromtimestamp(millis // 1000, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
-
-
-def resolve_times(data: Any, now: float) -> Any:
-    """A copy of `data` with every relative date-time ("now", "now-3d") made absolute."""
-    if isinstance(data, dict):
-        return {key: resolve_times(value, now) for key, value in data.items()}
-    if isinstance(data, list):
-        return [resolve_times(value, now) for value in data]
-    if isinstance(data, str):
-        match = _RELATIVE.fullmatch(data)
-        if match:
-            amount, unit = match.groups()
-            return rfc3339(now - (int(amount) * _UNITS[unit] if amount else 0))
-    return data
 
 
 def location_of(entry: Entry, now: float) -> Location:

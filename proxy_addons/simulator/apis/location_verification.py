@@ -14,7 +14,7 @@ from proxy_addons.simulator.apis.base import BearerApi, JsonBody, Operation
 from proxy_addons.simulator.context import ApiContext
 from proxy_addons.simulator.errors import ApiError, Dialect
 from proxy_addons.state import OAUTH_V3, Token
-from proxy_addons.state.playground import rfc3339
+from proxy_addons.timestamps import rfc3339
 
 BASE = "/camara/location-verification/orange-lab/v0"
 SCOPE = "location-verification:verify"

@@ -11,8 +11,9 @@ from typing import ClassVar
 
 from proxy_addons.model import ApiRequest, ApiResponse
 from proxy_addons.simulator.apis.base import BearerApi, JsonBody, Operation
+from proxy_addons.simulator.apis.playground import PLAYGROUND_DIALECT
 from proxy_addons.simulator.context import ApiContext
-from proxy_addons.simulator.errors import ApiError, Dialect
+from proxy_addons.simulator.errors import ApiError
 from proxy_addons.state import PLAYGROUND, Token
 
 BASE = "/camara/playground/api/number-verification/v1"
@@ -42,14 +43,7 @@ class NumberVerification(BearerApi):
         "device-phone-number": frozenset({SHARE_SCOPE}),
     }
     scopeless_tokens_allowed = False
-    # Orange's playground page documents 401 and 403 only, without `status` (Generic401/403 of CAMARA
-    # DeviceLocation v0.1.0); every other status is CAMARA's ErrorInfo.
-    dialect = Dialect(
-        orange={
-            401: {"code": "UNAUTHORIZED", "message": "Authorization failed: {detail}"},
-            403: {"code": "FORBIDDEN", "message": "Operation not allowed: {detail}"},
-        }
-    )
+    dialect = PLAYGROUND_DIALECT
 
     def check_token_context(self, token: Token, ctx: ApiContext) -> None:
         if token.phone_number is None:

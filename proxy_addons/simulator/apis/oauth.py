@@ -286,9 +286,7 @@ class OAuth(Api):
         lifetime = ctx.token_lifetime
         token = ctx.state.tokens.issue(client_id, issuer, "client_credentials", scopes, lifetime)
         # Orange's lab pages show expires_in as a string ("3600"); newer pages and live answers a number.
-        expires: int | str = (
-            str(lifetime) if issuer == OAUTH_V3 and ctx.profile == "orange" else lifetime
-        )
+        expires: int | str = str(lifetime) if issuer == OAUTH_V3 and ctx.profile == "orange" else lifetime
         body: dict[str, object] = {"token_type": "Bearer", "access_token": token.value, "expires_in": expires}
         if scopes:
             body["scope"] = " ".join(scopes)
