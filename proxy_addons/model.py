@@ -98,6 +98,9 @@ class ApiRequest:
             return None
 
 
+CORRELATOR = "x-correlator"
+
+
 @dataclass
 class ApiResponse:
     """A synthesised answer. `data` is the JSON document, `schema` the schema it must satisfy."""
@@ -116,6 +119,14 @@ class ApiResponse:
         if self.data is None:
             return b""
         return json.dumps(self.data, ensure_ascii=False).encode("utf-8")
+
+    def correlated(self, request: ApiRequest) -> ApiResponse:
+        """This answer with the request's `x-correlator` echoed, as CAMARA asks of every response
+        (synthesised or injected by a fault)."""
+        correlator = request.headers.get(CORRELATOR)
+        if correlator is not None:
+            self.headers[CORRELATOR] = correlator
+        return self
 
     def all_headers(self) -> dict[str, str]:
         headers = dict(self.headers)

@@ -271,3 +271,15 @@ def test_bad_faults_are_clear_errors(tmp_path, spec, message):
     )
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_number_scope_takes_the_device_a_3_legged_token_names(proxy_factory):
+    """The share request names no number: the token does, and a fault for that number fires on it."""
+    proxy = proxy_factory("--fault", "service_unavailable:number=+990100000005,api=number-verification")
+    session = proxy.session()
+    scope = "openid number-verification:device-phone-number:read"
+    mine = three_legged_token(session, "+990100000005", scope)
+    other = three_legged_token(session, "+990100000006", scope)
+    assert session.get(NV + "/device-phone-number", headers=bearer(other)).status_code == 200
+    refused = session.get(NV + "/device-phone-number", headers=bearer(mine))
+    assert refused.status_code == 503

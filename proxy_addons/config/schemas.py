@@ -117,6 +117,7 @@ class SchemaStore:
         ]
         self.registry: Registry = Registry().with_resources(resources)
         self._validators: dict[str, Draft202012Validator] = {}
+        self._codes: dict[tuple[str, int], tuple[str, ...]] = {}
 
     def resolve(self, ref: str) -> str:
         """The `$defs` entry a response ref lands on, after the fallbacks (KeyError if none)."""
@@ -152,6 +153,46 @@ class SchemaStore:
     def first_error(self, ref: str, instance: Any) -> str | None:
         found = self.errors(ref, instance)
         return found[0] if found else None
+
+    def error_codes(self, api: str, status: int) -> tuple[str, ...]:
+        """The `code` values an API's error body for `status` may carry (empty: any), in the order
+        its schema lists them: an injected status fault picks one the API really uses."""
+        key = (api, status)
+        if key not in self._codes:
+            try:
+                resolved = self.resolve(f"{api}#error.{status}")
+            except KeyError:
+                self._codes[key] = ()
+            else:
+                doc_name, _, def_name = resolved.partition("#")
+                found: list[str] = []
+                self._collect_codes(self.documents[doc_name]["$defs"][def_name], doc_name, found, set())
+                self._codes[key] = tuple(dict.fromkeys(found))
+        return self._codes[key]
+
+    def _collect_codes(self, node: Any, doc_name: str, found: list[str], seen: set[str]) -> None:
+        if isinstance(node, list):
+            for item in node:
+                self._collect_codes(item, doc_name, found, seen)
+            return
+        if not isinstance(node, dict):
+            return
+        code = node.get("properties", {}).get("code") if isinstance(node.get("properties"), dict) else None
+        if isinstance(code, dict):
+            if isinstance(code.get("const"), str):
+                found.append(code["const"])
+            found.extend(c for c in code.get("enum", ()) if isinstance(c, str))
+        for keyword in ("allOf", "oneOf", "anyOf"):
+            self._collect_codes(node.get(keyword, []), doc_name, found, seen)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref not in seen:
+            seen.add(ref)
+            target_doc, _, pointer = ref.partition("#")
+            target_doc = target_doc.removesuffix(".schema.json") or doc_name
+            target = self.documents.get(target_doc, {})
+            for part in pointer.strip("/").split("/") if pointer else ():
+                target = target.get(part, {}) if isinstance(target, dict) else {}
+            self._collect_codes(target, target_doc, found, seen)
 
     def check_response(self, ref: str, status: int, data: Any) -> list[str]:
         """Problems of a response body: its schema, and an error body's `status` matching the HTTP status."""

@@ -6,7 +6,9 @@ exactly as the synthesising proxy would, over a real socket with its own TLS cer
     orange-proxy standin --listen-port 8443 --cert cert.pem --key key.pem
     orange-proxy standin --self-signed DIR        (writes DIR/standin-cert.pem and its key)
 
-`gzip=True` compresses every answer (Content-Encoding: gzip), as some gateways do.
+`gzip=True` compresses every answer (Content-Encoding: gzip), as some gateways do. `answers`, when
+given, answers first, and the synthesiser only what it leaves (None): a test's upstream for what the
+synthesiser does not answer as that test needs, e.g. an API another module is still being written for.
 """
 
 from __future__ import annotations
@@ -15,17 +17,19 @@ import gzip
 import http.server
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from proxy_addons.model import ApiRequest, Headers
+from proxy_addons.model import ApiRequest, ApiResponse, Headers
 from proxy_addons.simulator.engine import Engine
 
 MAX_BODY = 1 << 20  # a CAMARA request is tiny; refuse to buffer more
+
+Answers = Callable[[ApiRequest], ApiResponse | None]  # an answer of one's own, or None: the synthesiser's
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -60,7 +64,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         with self.server.lock:  # the engine's state is not thread-safe; the proxy runs it on one loop
             self.server.requests.append(f"{self.command} {self.path}")
-            answer = engine.handle(route, request)
+            own = self.server.answers(request) if self.server.answers is not None else None
+            answer = own if own is not None else engine.handle(route, request)
         payload = b"" if self.command == "HEAD" else answer.body
         headers = answer.all_headers()
         if self.server.gzip and payload:
@@ -95,9 +100,11 @@ class StandInServer(http.server.ThreadingHTTPServer):
         gzip: bool = False,
         verbose: bool = False,
         set_cookie: str | None = None,
+        answers: Answers | None = None,
     ) -> None:
         super().__init__((host, port), _Handler)
         self.engine = engine
+        self.answers = answers  # asked first; may be set after construction, as `set_cookie`
         self.gzip = gzip
         self.set_cookie = set_cookie  # sent with every answer, as gateways' load balancers do
         self.verbose = verbose

@@ -10,7 +10,7 @@ injected error is that API's business (`Api.fault_answer`, `revoked_answer`, `ex
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from proxy_addons.config.faults import Fault
@@ -26,6 +26,7 @@ STATUS_CODES = {
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     409: "CONFLICT",
+    422: "UNPROCESSABLE_ENTITY",
     429: "TOO_MANY_REQUESTS",
     500: "INTERNAL",
     502: "BAD_GATEWAY",
@@ -71,7 +72,12 @@ class FaultStage:
         state = self.context.state
         request, route = exchange.request, exchange.route
         token = request.bearer_token
-        facts = exchange.facts = route.api.facts(route.operation, request, state.tokens.client_of(token))
+        facts = route.api.facts(route.operation, request, state.tokens.client_of(token))
+        issued = state.tokens.get(token) if token and facts.number is None else None
+        if issued is not None and issued.phone_number:
+            # A 3-legged token names the device when the body does not (the playground APIs).
+            facts = replace(facts, number=issued.phone_number)
+        exchange.facts = facts
         now = state.clock()
         fired = [fault for fault in self.faults if fault.consider(facts, now)]
         for fault in fired:
@@ -90,11 +96,12 @@ class FaultStage:
         assert ctx is not None
         blocked = self._blocked(exchange, ctx)
         if blocked is not None:
-            return Decision(answer=blocked)
+            return Decision(answer=blocked.correlated(exchange.request))
         mangle = None
         for fault in fired:
             if fault.kind in ANSWERS or fault.kind == "status":
-                return Decision(answer=self._error_answer(fault, exchange, ctx), mangle=mangle)
+                answer = self._error_answer(fault, exchange, ctx).correlated(exchange.request)
+                return Decision(answer=answer, mangle=mangle)
             if fault.kind == "reset":
                 return Decision(transport="reset", mangle=mangle)
             if fault.kind == "hang":
@@ -122,13 +129,21 @@ class FaultStage:
             if fault.get("rule"):
                 rule = next(o for o in ctx.rules.overrides if o.name == fault.get("rule"))
                 return api.override(rule, ctx)
-            return api.error(ApiError(code, STATUS_CODES.get(code, "ERROR"), f"injected status {code}"), ctx)
+            # The generic code for the status, if this API's error schema takes it; else the first
+            # code the API itself defines for that status (a 422 of roaming 0.6 is not one of LV 1.0).
+            known = ctx.schemas.error_codes(api.name, code)
+            name = STATUS_CODES.get(code, "ERROR")
+            if known and name not in known:
+                name = known[0]
+            return api.error(ApiError(code, name, f"injected status {code}"), ctx)
         status, code_name, message, oauth_error = ANSWERS[fault.kind]
         headers: dict[str, Any] = {}
         if fault.kind == "rate_limited":
             headers["Retry-After"] = str(fault.get("retry_after", 30))
         return api.fault_answer(
-            FaultAnswer(status, code_name, f"injected fault: {fault.kind}", message, oauth_error, headers),
+            FaultAnswer(
+                status, code_name, f"injected fault: {fault.kind}", message, oauth_error, headers, fault.kind
+            ),
             ctx,
         )
 

@@ -3,7 +3,8 @@
 The places: credentials in headers (Authorization, cookies, URIs in Location and friends), OAuth
 parameters in URIs, fragments and forms, tokens in JSON fields and HTML pages, and what the user
 lists. `Walker` visits each place and has a rewriter say what the secret there becomes
-(placeholders for storage, the mask for matching); with pseudonyms it also visits phone numbers.
+(placeholders for storage, the mask for matching); with pseudonyms it also visits phone numbers and
+the personal data of KYC (`KYC_FIELDS`, where `KYC_PARENT` and `KYC_API` say).
 
 What cannot be parsed (non-UTF-8 or broken JSON, odd URIs) is left as it is; header rules always apply.
 """
@@ -15,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote_plus, urlsplit
 
 from proxy_addons.cassettes.model import Headers, Request, Response
 from proxy_addons.scrubbing import jsontext
@@ -32,6 +33,7 @@ PASSWORD = "PASSWORD"
 COOKIE = "COOKIE"
 CREDENTIALS = "CREDENTIALS"
 VALUE = "VALUE"
+IDENTIFIER = "IDENTIFIER"
 BASIC = "BASIC"
 
 # Query (URIs, Location) and form parameters, by lower-cased name. One table for both: a parameter
@@ -61,6 +63,53 @@ JSON_KINDS = {
     "idtoken": ID_TOKEN,
     "clientsecret": CLIENT_SECRET,
 }
+# A CAMARA `sinkCredential` (Population Density Data 0.2: where the asynchronous answer goes):
+# PLAIN {identifier, secret}, ACCESSTOKEN {accessToken, ...}, REFRESHTOKEN {..., refreshToken,
+# refreshTokenEndpoint}. Inside it every value is a placeholder, always, but those that only say what
+# kind of credential it is, so a field a later version adds is hidden too (as VALUE). The identifier
+# goes as well: with the secret it is the whole credential, as Basic credentials are.
+SINK_CREDENTIAL = "sinkcredential"
+SINK_CREDENTIAL_KINDS = {**JSON_KINDS, "secret": PASSWORD, "identifier": IDENTIFIER}
+SINK_CREDENTIAL_KEPT = frozenset({"credentialtype", "accesstokentype", "accesstokenexpiresutc"})
+# JSON fields that hold a URI: its query is scrubbed as a Location header's is (a webhook URL may
+# carry `?access_token=`); the rest of the URI stays.
+JSON_URIS = frozenset({"sink", "refreshtokenendpoint"})
+
+# Personal data, pseudonymised only when pseudonyms are asked (`pseudonymise_numbers`; the shapes are
+# in pseudonyms.py). The identity fields of CAMARA KYC Match 0.2's request body, which the playground
+# Admin API's `kyc` part holds too (schemas/playground-admin.schema.json#/$defs/Kyc).
+KYC_FIELDS = frozenset(
+    {
+        "idDocument",
+        "name",
+        "givenName",
+        "familyName",
+        "nameKanaHankaku",
+        "nameKanaZenkaku",
+        "middleNames",
+        "familyNameAtBirth",
+        "address",
+        "streetName",
+        "streetNumber",
+        "postalCode",
+        "region",
+        "locality",
+        "country",
+        "houseNumberExtension",
+        "birthdate",
+        "email",
+        "gender",
+    }
+)
+# Of those, kept as they are: coarse codes (MALE/FEMALE/OTHER; an ISO 3166-1 alpha-2 country) that
+# identify nobody once the rest is pseudonymised, and that matching and the country's rules need.
+KYC_KEPT = frozenset({"gender", "country"})
+# Where KYC fields are personal data (elsewhere `name` or `country` may be anything): in every object
+# under a `kyc` key (the Admin API's data.kyc, requests and answers), and anywhere in the bodies of a
+# KYC API, `/kyc-<name>/v<version>/` (KYC Match on the playground and the lab, and its siblings).
+KYC_PARENT = "kyc"
+KYC_API = re.compile(r"/kyc-[a-z0-9-]+/v[0-9][^/]*/", re.I)
+KYC_BY_KEY = {name.lower(): name for name in KYC_FIELDS}  # JSON keys are compared lower-cased
 # Secret-bearing parameters inside HTML (a 3xx page linking to the redirect, a form_post page).
 _HTML_PARAMS = re.compile(
     r"""(?P<name>\b(?:code|access_token|id_token|refresh_token))(?P<sep>=|"\s+value=")(?P<value>[^&"'\s<>]+)""",
@@ -77,6 +126,16 @@ _NUMBER_MARKED = re.compile(
     r"(?<![0-9A-Za-z])(?P<lead>tel(?::|%3A)(?:\+|%2B)?|\+|%2B)(?P<digits>[1-9][0-9]{4,14})(?![0-9])", re.I
 )
 _FORM_LIKE = re.compile(rb"[A-Za-z0-9_.~%+-]+=[^&\s]*(?:&[A-Za-z0-9_.~%+-]+=[^&\s]*)*")
+_JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+
+
+def is_kyc_api(uri: str) -> bool:
+    """Whether `uri` names an operation of a KYC API, whose bodies are all personal data."""
+    try:
+        path = urlsplit(uri).path
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False
+    return bool(KYC_API.search(path))
 
 
 @dataclass(frozen=True)
@@ -103,6 +162,13 @@ class Numbers(Protocol):
     def free_text(self, value: str) -> str: ...
 
 
+class People(Protocol):
+    """A rewriter of personal data: what `value` of the KYC field `field` (as KYC_FIELDS names it)
+    becomes."""
+
+    def personal(self, value: str, field: str) -> str: ...
+
+
 def set_length(headers: Headers, body: bytes) -> None:
     """Recompute Content-Length of a changed body, where there is one (chunked messages have none)."""
     for name in headers:
@@ -112,11 +178,18 @@ def set_length(headers: Headers, body: bytes) -> None:
 
 class Walker:
     """Visits every secret place of a message and rewrites it with `secrets`; with `numbers`, phone
-    numbers too. Returns copies: its input is never modified."""
+    numbers too, and with `people` the KYC personal data. Returns copies: its input is never modified."""
 
-    def __init__(self, config: ScrubConfig, secrets: Secrets, numbers: Numbers | None = None) -> None:
+    def __init__(
+        self,
+        config: ScrubConfig,
+        secrets: Secrets,
+        numbers: Numbers | None = None,
+        people: People | None = None,
+    ) -> None:
         self.secret = secrets.secret
         self.numbers = numbers
+        self.people = people
         self.extra_headers = frozenset(h.lower() for h in config.headers)
         self.extra_params = frozenset(p.lower() for p in config.query_params)
         fields = [f.lower() for f in config.json_fields]
@@ -133,14 +206,15 @@ class Walker:
         headers = self.headers(request.headers)
         body, document = request.body, None
         if body is not None:
-            body, document = self.body(body, request.header("content-type"), parsed)
+            body, document = self.body(body, request.header("content-type"), parsed, is_kyc_api(request.uri))
             if body != request.body:
                 set_length(headers, body)
         return Request(request.method, uri, headers, body), document
 
-    def response(self, response: Response) -> Response:
+    def response(self, response: Response, uri: str = "") -> Response:
+        """The rewritten response; `uri` is its request's, which says whether it is a KYC API's."""
         headers = self.headers(response.headers)
-        body, _ = self.body(response.body, response.header("content-type"))
+        body, _ = self.body(response.body, response.header("content-type"), kyc=is_kyc_api(uri))
         if body != response.body:
             set_length(headers, body)
         return Response(response.status, response.reason, headers, body)
@@ -252,9 +326,10 @@ class Walker:
     # Bodies --------------------------------------------------------------------------------------
 
     def body(
-        self, body: bytes, content_type: str | None, parsed: Document | None = None
+        self, body: bytes, content_type: str | None, parsed: Document | None = None, kyc: bool = False
     ) -> tuple[bytes, Document | None]:
-        """The rewritten body, and its Document when it was read as JSON (`parsed`: see `request`)."""
+        """The rewritten body, and its Document when it was read as JSON (`parsed`: see `request`).
+        `kyc`: a KYC API's body, whose KYC fields are personal data wherever they are."""
         if not body:
             return body, None
         kind = (content_type or "").lower()
@@ -262,7 +337,7 @@ class Walker:
             return self.form(body), None
         # Try JSON whatever the label says: a token response served as text/plain must not leak.
         if "json" in kind or body.removeprefix(codecs.BOM_UTF8).lstrip()[:1] in (b"{", b"["):
-            return self.json_body(body, parsed)
+            return self.json_body(body, parsed, kyc)
         if "html" in kind:
             return self.html(body), None
         if not kind and _FORM_LIKE.fullmatch(body):
@@ -283,10 +358,12 @@ class Walker:
         new = _HTML_PARAMS.sub(replace, text)
         return body if new == text else new.encode("utf-8")
 
-    def json_body(self, body: bytes, parsed: Document | None = None) -> tuple[bytes, Document | None]:
+    def json_body(
+        self, body: bytes, parsed: Document | None = None, kyc: bool = False
+    ) -> tuple[bytes, Document | None]:
         try:
             document = jsontext.parse(body) if parsed is None else parsed
-            tree, changed = self.walk(document.tree, ())
+            tree, changed = self.walk(document.tree, (), kyc)
             if not changed:
                 return body, document
             document = document.rewritten(tree)
@@ -294,19 +371,20 @@ class Walker:
             return body, None
         return document.encoded(), document
 
-    def walk(self, value: Any, path: tuple[str, ...]) -> tuple[Any, bool]:
+    def walk(self, value: Any, path: tuple[str, ...], kyc: bool = False) -> tuple[Any, bool]:
         """The value with its secret places rewritten, and whether anything changed. Lists are
-        transparent to paths: `devices.phoneNumber` reaches into a list of devices."""
+        transparent to paths: `devices.phoneNumber` reaches into a list of devices. `kyc`: inside a
+        KYC place, where KYC fields are personal data."""
         if isinstance(value, Obj):
             result = Obj()
             changed = False
             for key, item in value:
-                new, item_changed = self.field(item, (*path, key.lower()))
+                new, item_changed = self.field(item, (*path, key.lower()), kyc)
                 result.append((key, new))
                 changed = changed or item_changed
             return (result, True) if changed else (value, False)
         if isinstance(value, list):
-            pairs = [self.walk(item, path) for item in value]
+            pairs = [self.walk(item, path, kyc) for item in value]
             if any(changed for _, changed in pairs):
                 return [new for new, _ in pairs], True
             return value, False
@@ -315,19 +393,71 @@ class Walker:
             return new, new != value
         return value, False
 
-    def field(self, value: Any, path: tuple[str, ...]) -> tuple[Any, bool]:
+    def field(self, value: Any, path: tuple[str, ...], kyc: bool = False) -> tuple[Any, bool]:
         name = path[-1]
         if name in JSON_KINDS:
             return self.leaf(value, JSON_KINDS[name])
+        if name == SINK_CREDENTIAL:
+            return self.credential(value)
         if name in self.extra_names or path in self.extra_paths:
             return self.leaf(value, VALUE)
+        if name in JSON_URIS and isinstance(value, str):
+            new = self.uri(value)
+            return new, new != value
+        if self.people is not None:
+            if kyc and name in KYC_BY_KEY:
+                return self.personal(value, KYC_BY_KEY[name], self.people)
+            if name == KYC_PARENT:
+                return self.walk(value, path, kyc=True)
         if self.numbers is not None:
             if name == "hashedphonenumber" and isinstance(value, str):
                 new = self.numbers.hashed(value)
                 return new, new != value
             if "phone" in name or name == "msisdn":
-                return self.phones(value, path, self.numbers)
-        return self.walk(value, path)
+                return self.phones(value, path, self.numbers, kyc)
+        return self.walk(value, path, kyc)
+
+    def credential(self, value: Any) -> tuple[Any, bool]:
+        """A sinkCredential: every value a placeholder but the ones naming its kind (see
+        SINK_CREDENTIAL_KINDS); not an object, the whole of it is one."""
+        if not isinstance(value, Obj):
+            return self.leaf(value, VALUE)
+        result = Obj()
+        changed = False
+        for key, item in value:
+            lowered = key.lower()
+            if lowered in SINK_CREDENTIAL_KEPT:
+                new, item_changed = item, False
+            elif lowered in JSON_URIS and isinstance(item, str):
+                new = self.uri(item)
+                item_changed = new != item
+            else:
+                new, item_changed = self.leaf(item, SINK_CREDENTIAL_KINDS.get(lowered, VALUE))
+            result.append((key, new))
+            changed = changed or item_changed
+        return (result, True) if changed else (value, False)
+
+    def personal(self, value: Any, field: str, people: People) -> tuple[Any, bool]:
+        """A KYC field: its string (or number) rewritten by `people`; under an object or list, every one."""
+        if isinstance(value, str):
+            new = people.personal(value, field)
+            return new, new != value
+        if isinstance(value, Literal):  # e.g. a streetNumber sent as a JSON number
+            text = people.personal(value.text, field)
+            if text == value.text:
+                return value, False
+            return (Literal(text) if _JSON_INTEGER.fullmatch(text) else text), True
+        if isinstance(value, Obj):
+            pairs = [(key, self.personal(item, field, people)) for key, item in value]
+            if any(changed for _, (_, changed) in pairs):
+                return Obj((key, new) for key, (new, _) in pairs), True
+            return value, False
+        if isinstance(value, list):
+            items = [self.personal(item, field, people) for item in value]
+            if any(changed for _, changed in items):
+                return [new for new, _ in items], True
+            return value, False
+        return value, False  # true, false, null: nothing to hide
 
     def leaf(self, value: Any, kind: str) -> tuple[Any, bool]:
         """A secret field: strings and numbers become placeholders; under an object or list, every one."""
@@ -348,7 +478,9 @@ class Walker:
             return value, False
         return value, False  # true, false, null: nothing to hide
 
-    def phones(self, value: Any, path: tuple[str, ...], numbers: Numbers) -> tuple[Any, bool]:
+    def phones(
+        self, value: Any, path: tuple[str, ...], numbers: Numbers, kyc: bool = False
+    ) -> tuple[Any, bool]:
         """A phone field: a number string (any form), a bare JSON number, or a list of them."""
         if isinstance(value, str):
             match = _NUMBER_VALUE.fullmatch(value)
@@ -360,8 +492,8 @@ class Walker:
                 return (Literal(new_digits), True) if new_digits != value.text else (value, False)
             return value, False
         if isinstance(value, list):
-            items = [self.phones(item, path, numbers) for item in value]
+            items = [self.phones(item, path, numbers, kyc) for item in value]
             if any(changed for _, changed in items):
                 return [new for new, _ in items], True
             return value, False
-        return self.walk(value, path)
+        return self.walk(value, path, kyc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from proxy_addons.cassettes.matching import ParsedBody
 from proxy_addons.cassettes.model import Interaction, Request
@@ -16,6 +17,9 @@ from proxy_addons.scrubbing.places import ScrubConfig, Walker
 from proxy_addons.scrubbing.pseudonyms import Pseudonyms
 
 NO_EXTRAS = ScrubConfig()  # the built-in secret places only
+# Interaction metadata: recorded with pseudonyms. A cassette holding one such interaction is
+# pseudonymised from then on (see `Scrubber`), whatever a later run's options say.
+PSEUDONYMISED = "pseudonymised"
 
 
 def _texts(interaction: Interaction) -> Iterator[str]:
@@ -26,6 +30,18 @@ def _texts(interaction: Interaction) -> Iterator[str]:
             yield from values
         if message.body:
             yield message.body.decode("utf-8", "replace")
+
+
+def _free_text(value: Any, pseudonyms: Pseudonyms) -> Any:
+    """Metadata with the known numbers and KYC values out of its strings: the schema verdict quotes
+    the answer as it came, before scrubbing (e.g. "'22/08/1978' does not match ...")."""
+    if isinstance(value, str):
+        return pseudonyms.free_text(value)
+    if isinstance(value, dict):
+        return {key: _free_text(item, pseudonyms) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_free_text(item, pseudonyms) for item in value]
+    return value
 
 
 def _parsed(document: Document | None) -> ParsedBody | None:
@@ -44,16 +60,27 @@ class Scrubber:
     requests for matching.
 
     `scrub` replaces every secret it knows the place of (see `places`) with a placeholder
-    `SCRUBBED-<KIND>-<nnnn>`, and real phone numbers with `+990…` pseudonyms when configured. `mask`
-    puts one fixed marker in the same places instead, so a live request carrying a real secret
-    compares equal to the stored request carrying its placeholder."""
+    `SCRUBBED-<KIND>-<nnnn>`, and, when pseudonyms are asked, real phone numbers with `+990…`
+    pseudonyms and KYC personal data with its own. `mask` puts one fixed marker in the same places
+    instead, so a live request carrying a real secret compares equal to the stored request carrying
+    its placeholder.
+
+    Pseudonyms are asked by `config.pseudonymise_numbers`, or by the cassette: once it holds an
+    interaction recorded with them (metadata `pseudonymised`), what is added to it gets them too (a
+    cassette shared outside a team must not take real data back in), and its KYC data is masked for
+    matching, so that a replay with the real identity hits the recording of its pseudonyms."""
 
     def __init__(self, config: ScrubConfig = NO_EXTRAS, existing: Iterable[Interaction] = ()) -> None:
         self.config = config
+        existing = list(existing)
+        self.pseudonymising = config.pseudonymise_numbers or any(
+            interaction.meta.get(PSEUDONYMISED) is True for interaction in existing
+        )
         self._placeholders = Placeholders()
-        self._pseudonyms = Pseudonyms() if config.pseudonymise_numbers else None
-        self._scrubbing = Walker(config, self._placeholders, self._pseudonyms)
-        self._masking = Walker(config, Masks())
+        self._pseudonyms = Pseudonyms() if self.pseudonymising else None
+        self._scrubbing = Walker(config, self._placeholders, self._pseudonyms, self._pseudonyms)
+        masks = Masks()
+        self._masking = Walker(config, masks, people=masks if self.pseudonymising else None)
         for interaction in existing:
             for text in _texts(interaction):
                 self._placeholders.note(text)
@@ -67,13 +94,18 @@ class Scrubber:
     def _scrub(self, interaction: Interaction) -> tuple[Interaction, Document | None]:
         """`scrub`, and the scrubbed request body's Document when it is JSON."""
         request, document = self._scrubbing.request(interaction.request)
-        response = self._scrubbing.response(interaction.response)
-        return Interaction(request, response, copy.deepcopy(interaction.meta)), document
+        response = self._scrubbing.response(interaction.response, interaction.request.uri)
+        meta = copy.deepcopy(interaction.meta)
+        if self._pseudonyms is not None:
+            meta = _free_text(meta, self._pseudonyms)
+            meta[PSEUDONYMISED] = True
+        return Interaction(request, response, meta), document
 
     def mask(self, request: Request) -> Request:
         """A copy for MATCHING, not for storage: every secret place holds the fixed marker `SCRUBBED`,
         so a request with a real secret and one with that secret's placeholder compare equal.
-        No pseudonymisation, no state change."""
+        No pseudonymisation, no state change; in a cassette with pseudonyms, KYC data is masked
+        too (`Masks.personal`)."""
         return self._masking.request(request)[0]
 
     def masked(self, request: Request) -> tuple[Request, ParsedBody | None]:

@@ -23,8 +23,6 @@ from proxy_addons.state import Clock, ProxyState
 
 log = logger(__name__)
 
-CORRELATOR = "x-correlator"
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -93,9 +91,7 @@ class Engine:
             response = route.api.error(
                 ApiError(500, "INTERNAL", "internal error in orange-proxy"), self.context
             )
-        correlator = request.headers.get(CORRELATOR)
-        if correlator is not None:
-            response.headers[CORRELATOR] = correlator
+        response.correlated(request)
         self.check(route, response)
         return response
 

@@ -32,6 +32,7 @@ class FaultAnswer:
     message: str | None = None
     oauth_error: str = "invalid_request"
     headers: dict[str, str] = field(default_factory=dict)
+    kind: str = ""  # the fault's kind (e.g. "location_outdated"), for APIs that word it their way
 
 
 class Api:

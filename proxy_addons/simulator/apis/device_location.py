@@ -1,0 +1,129 @@
+"""What the playground's CAMARA DeviceLocation APIs share: Location Verification 1.0.0 and Location
+Retrieval 0.3.0, both built on Commonalities 0.4.0.
+
+- That generation's device errors: 422 UNIDENTIFIABLE_DEVICE, 422 UNSUPPORTED_DEVICE_IDENTIFIERS,
+  404 DEVICE_NOT_FOUND (profile camara; the playground's 403 under orange), 403 INVALID_TOKEN_CONTEXT.
+- 400s that tell a value outside its documented range (OUT_OF_RANGE, "a given field has a pre-defined
+  range") from a malformed request (INVALID_ARGUMENT).
+- The network's fix as `maxAge` allows it: none (the network cannot locate the device), too old (the
+  API's 422 UNABLE_TO_FULFILL_MAX_AGE), or the fix and when it was taken.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from jsonschema.exceptions import best_match
+
+from proxy_addons.config.rules import Location
+from proxy_addons.config.schemas import describe
+from proxy_addons.model import ApiResponse, parse_datetime
+from proxy_addons.simulator.apis.base import FaultAnswer
+from proxy_addons.simulator.apis.playground import PlaygroundApi
+from proxy_addons.simulator.context import ApiContext
+from proxy_addons.simulator.errors import ApiError
+from proxy_addons.state import Subscriber
+from proxy_addons.timestamps import rfc3339
+
+# JSON Schema keywords that bound a value: failing one means "out of range", not "malformed".
+RANGE_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+
+
+def whole_seconds(age: float) -> int:
+    """A fix's age in whole seconds, maxAge's unit, rounded to the nearest: a fix stored as "now-1m"
+    reads back a fraction of a millisecond either side of 60 s, and must meet maxAge=60, not
+    maxAge=59, every time."""
+    return math.floor(age + 0.5)
+
+
+class DeviceLocationApi(PlaygroundApi):
+    """A playground DeviceLocation API: the device from the token or the body, its network fix."""
+
+    #: The API's own error code prefix (CAMARA `API_NAME.SPECIFIC_CODE`).
+    code_prefix: ClassVar[str]
+
+    # Validation ------------------------------------------------------------------------------
+
+    def validate(self, schema: str, body: Any, ctx: ApiContext) -> None:
+        found = list(ctx.schemas.validator(f"{self.name}#{schema}").iter_errors(body))
+        if not found:
+            return
+        first = best_match(found)
+        innermost = first
+        while innermost.context:  # as `describe` does: the closest alternative's own problem
+            innermost = best_match(innermost.context)
+        code = "INVALID_ARGUMENT"
+        if innermost.validator in RANGE_KEYWORDS:
+            code = self.out_of_range_code(tuple(innermost.absolute_path))
+        raise ApiError(400, code, describe(first))
+
+    def out_of_range_code(self, path: tuple[Any, ...]) -> str:
+        """The 400 code for a value outside its range at `path` in the body."""
+        return "OUT_OF_RANGE"
+
+    # Device errors, Commonalities 0.4.0 ---------------------------------------------------------
+
+    def missing_device_error(self, ctx: ApiContext) -> ApiError:
+        return ApiError(
+            422,
+            "UNIDENTIFIABLE_DEVICE",
+            "the body must name the device: a client_credentials token names none",
+            message="A device must be provided",
+        )
+
+    def unsupported_identifiers_error(self, ctx: ApiContext) -> ApiError:
+        return ApiError(
+            422,
+            "UNSUPPORTED_DEVICE_IDENTIFIERS",
+            "the playground identifies devices by phoneNumber only",
+            message="Supported device identifiers are: phoneNumber",
+        )
+
+    def unknown_device_error(self, number: str, client_id: str, ctx: ApiContext) -> ApiError:
+        if ctx.profile == "orange":
+            return super().unknown_device_error(number, client_id, ctx)
+        return ApiError(
+            404,
+            "DEVICE_NOT_FOUND",
+            f"no device {number}",
+            message="No device found for a provided identifier",
+        )
+
+    def max_age_error(self, detail: str) -> ApiError:
+        return ApiError(
+            422,
+            f"{self.code_prefix}.UNABLE_TO_FULFILL_MAX_AGE",
+            detail,
+            message="Unable to provide expected freshness for location",
+        )
+
+    def fault_answer(self, fault: FaultAnswer, ctx: ApiContext) -> ApiResponse:
+        """A `location_outdated` fault is, at these versions, a fix too old for the request."""
+        if fault.kind == "location_outdated":
+            return self.error(self.max_age_error(fault.detail), ctx)
+        return super().fault_answer(fault, ctx)
+
+    # The network's fix -------------------------------------------------------------------------
+
+    def fix(self, subscriber: Subscriber, max_age: int | None) -> Location | None:
+        """Where the network last located the device, if it can and the fix is no older than
+        `max_age` seconds (None: any age); None if it cannot locate it at all."""
+        location = subscriber.location
+        if location is None or not location.available:
+            return None
+        if max_age is not None and (age := whole_seconds(location.age_seconds)) > max_age:
+            raise self.max_age_error(
+                f"the network's last fix of {subscriber.number} is {age} s old, more than maxAge {max_age}"
+            )
+        return location
+
+    @staticmethod
+    def fix_time(subscriber: Subscriber, location: Location, ctx: ApiContext) -> str:
+        """lastLocationTime: when the network took the fix. A playground number stores that instant
+        (read it, so the answer repeats it to the millisecond); a rules number gives an age."""
+        now = ctx.now()
+        stored = subscriber.part("location").get("lastLocationTime")
+        taken = parse_datetime(stored).timestamp() if isinstance(stored, str) else now - location.age_seconds
+        # As the age is bounded (state.playground.location_of): never in the future, never before 1970.
+        return rfc3339(max(min(taken, now), 0.0))
