@@ -223,7 +223,11 @@ def test_three_legged_token_and_another_device_in_the_body(proxy, camara_proxy, 
     token = three_legged_token(session, SPAIN, SCOPES)
     orange = retrieve(session, url, token, device(DARK))
     assert orange.status_code == 403
-    assert orange.json() == {"code": "FORBIDDEN", "message": "device is not consistent with access token."}
+    assert orange.json() == {
+        "code": "FORBIDDEN",
+        "message": "Operation not allowed: "
+        "the device in the body is not the one the access token was issued for",
+    }
     session = camara_proxy.session()
     token = three_legged_token(session, SPAIN, SCOPES)
     camara = retrieve(session, url, token, device(DARK))

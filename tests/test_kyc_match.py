@@ -467,13 +467,13 @@ def test_a_three_legged_token_and_another_number_in_the_body(proxy, camara_proxy
         answer = match(session, token, {"phoneNumber": OTHER, "givenName": "Ada"})
         assert answer.status_code == 403
         assert answer.headers["x-orange-proxy-reason"] == (
-            "phoneNumber is not the number the access token was issued for"
+            "the phoneNumber in the body is not the one the access token was issued for"
         )
         if running is proxy:
             assert answer.json() == {
                 "code": "FORBIDDEN",
                 "message": "Operation not allowed: "
-                "phoneNumber is not the number the access token was issued for",
+                "the phoneNumber in the body is not the one the access token was issued for",
             }
         else:
             assert error_of(answer) == (

@@ -547,7 +547,11 @@ def test_three_legged_token_names_the_device(proxy, client):
     assert post(session, VERIFY, verify_body("+990100000002", *MADRID), madrid).status_code == 200
     # Another device: the body contradicts the token (orange: the playground's FORBIDDEN body).
     other = post(session, VERIFY, verify_body("+990100000000", *PARIS), madrid)
-    assert other.json() == {"code": "FORBIDDEN", "message": "device is not consistent with access token."}
+    assert other.json() == {
+        "code": "FORBIDDEN",
+        "message": "Operation not allowed: "
+        "the device in the body is not the one the access token was issued for",
+    }
     assert post(session, RETRIEVE, retrieve_body("+990100000000"), madrid).status_code == 403
     # A device the playground cannot resolve.
     ip_only = {"device": {"ipv6Address": "2001:db8::1"}, "area": area(*MADRID)}

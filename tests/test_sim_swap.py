@@ -187,7 +187,10 @@ def test_three_legged_token_names_the_line(proxy):
     assert (same.status_code, same.json()) == (200, {"swapped": True})
     # Another number: 403; Orange's FORBIDDEN body under profile orange.
     other = retrieve(session, token, {"phoneNumber": NOMINAL})
-    assert error_of(other) == (403, "FORBIDDEN", "phoneNumber is not consistent with access token.")
+    assert error_of(other)[:2] == (403, "FORBIDDEN")
+    assert other.json()["message"] == (
+        "Operation not allowed: the phoneNumber in the body is not the one the access token was issued for"
+    )
 
 
 def test_three_legged_mismatch_and_missing_number_camara(camara_proxy):
@@ -197,7 +200,7 @@ def test_three_legged_mismatch_and_missing_number_camara(camara_proxy):
     assert other.json() == {
         "status": 403,
         "code": "INVALID_TOKEN_CONTEXT",
-        "message": "phoneNumber is not consistent with access token.",
+        "message": "phoneNumber is not consistent with access token",
     }
     two_legged = playground_token(session)
     for url in (RETRIEVE, CHECK):

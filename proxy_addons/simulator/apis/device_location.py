@@ -20,7 +20,7 @@ from proxy_addons.config.rules import Location
 from proxy_addons.config.schemas import describe
 from proxy_addons.model import ApiResponse, parse_datetime
 from proxy_addons.simulator.apis.base import FaultAnswer
-from proxy_addons.simulator.apis.playground import PlaygroundApi
+from proxy_addons.simulator.apis.playground import DeviceErrors, PlaygroundApi, Refusal
 from proxy_addons.simulator.context import ApiContext
 from proxy_addons.simulator.errors import ApiError
 from proxy_addons.state import Subscriber
@@ -39,6 +39,15 @@ def whole_seconds(age: float) -> int:
 
 class DeviceLocationApi(PlaygroundApi):
     """A playground DeviceLocation API: the device from the token or the body, its network fix."""
+
+    device_errors = DeviceErrors(
+        missing=Refusal(422, "UNIDENTIFIABLE_DEVICE", "A device must be provided"),
+        unsupported=Refusal(
+            422, "UNSUPPORTED_DEVICE_IDENTIFIERS", "Supported device identifiers are: phoneNumber"
+        ),
+        token_context=Refusal(403, "INVALID_TOKEN_CONTEXT", "device is not consistent with access token."),
+        not_found=Refusal(404, "DEVICE_NOT_FOUND", "No device found for a provided identifier"),
+    )
 
     #: The API's own error code prefix (CAMARA `API_NAME.SPECIFIC_CODE`).
     code_prefix: ClassVar[str]
@@ -63,32 +72,6 @@ class DeviceLocationApi(PlaygroundApi):
         return "OUT_OF_RANGE"
 
     # Device errors, Commonalities 0.4.0 ---------------------------------------------------------
-
-    def missing_device_error(self, ctx: ApiContext) -> ApiError:
-        return ApiError(
-            422,
-            "UNIDENTIFIABLE_DEVICE",
-            "the body must name the device: a client_credentials token names none",
-            message="A device must be provided",
-        )
-
-    def unsupported_identifiers_error(self, ctx: ApiContext) -> ApiError:
-        return ApiError(
-            422,
-            "UNSUPPORTED_DEVICE_IDENTIFIERS",
-            "the playground identifies devices by phoneNumber only",
-            message="Supported device identifiers are: phoneNumber",
-        )
-
-    def unknown_device_error(self, number: str, client_id: str, ctx: ApiContext) -> ApiError:
-        if ctx.profile == "orange":
-            return super().unknown_device_error(number, client_id, ctx)
-        return ApiError(
-            404,
-            "DEVICE_NOT_FOUND",
-            f"no device {number}",
-            message="No device found for a provided identifier",
-        )
 
     def max_age_error(self, detail: str) -> ApiError:
         return ApiError(

@@ -30,7 +30,7 @@ from jsonschema.exceptions import best_match
 from proxy_addons.config.schemas import describe
 from proxy_addons.model import ApiRequest, ApiResponse
 from proxy_addons.simulator.apis.base import JsonBody, Operation
-from proxy_addons.simulator.apis.playground import PlaygroundApi
+from proxy_addons.simulator.apis.playground import DeviceErrors, PlaygroundApi, Refusal
 from proxy_addons.simulator.context import ApiContext
 from proxy_addons.simulator.errors import ApiError
 from proxy_addons.state import Token
@@ -75,6 +75,17 @@ def accepts_json(values: list[str]) -> bool:
 class DeviceStatusApi(PlaygroundApi):
     """One Device Status 0.6 API: its subscriber data part, the field that part must hold, and the
     answer it makes of that part."""
+
+    device_errors = DeviceErrors(
+        missing=Refusal(422, "UNIDENTIFIABLE_DEVICE", "The device cannot be identified."),
+        unsupported=Refusal(
+            422,
+            "UNSUPPORTED_DEVICE_IDENTIFIERS",
+            "None of the provided device identifiers is supported by the implementation",
+        ),
+        token_context=Refusal(403, "INVALID_TOKEN_CONTEXT", "device is not consistent with access token."),
+        not_found=Refusal(404, "DEVICE_NOT_FOUND", "Some identifier cannot be matched to a device"),
+    )
 
     #: The subscriber data part this API reads ("reachability", "roaming").
     part: ClassVar[str]
@@ -144,29 +155,3 @@ class DeviceStatusApi(PlaygroundApi):
         raise ApiError(400, "INVALID_ARGUMENT", describe(first), message=message)
 
     # Errors of Device Status 0.6 (Commonalities 0.4.0) ---------------------------------------
-
-    def missing_device_error(self, ctx: ApiContext) -> ApiError:
-        return ApiError(
-            422,
-            "UNIDENTIFIABLE_DEVICE",
-            "the body must name the device: a client_credentials token names none",
-            message="The device cannot be identified.",
-        )
-
-    def unsupported_identifiers_error(self, ctx: ApiContext) -> ApiError:
-        return ApiError(
-            422,
-            "UNSUPPORTED_DEVICE_IDENTIFIERS",
-            "the playground identifies devices by device.phoneNumber only",
-            message="None of the provided device identifiers is supported by the implementation",
-        )
-
-    def unknown_device_error(self, number: str, client_id: str, ctx: ApiContext) -> ApiError:
-        if ctx.profile == "orange":
-            return super().unknown_device_error(number, client_id, ctx)
-        return ApiError(
-            404,
-            "DEVICE_NOT_FOUND",
-            f"{number} is not a playground number (+990…, user-defined, or one the rules define)",
-            message="Some identifier cannot be matched to a device",
-        )

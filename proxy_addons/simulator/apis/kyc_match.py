@@ -25,7 +25,7 @@ from rapidfuzz.distance import JaroWinkler
 
 from proxy_addons.model import ApiRequest, ApiResponse
 from proxy_addons.simulator.apis.base import JsonBody, Operation
-from proxy_addons.simulator.apis.playground import BASE, PlaygroundApi
+from proxy_addons.simulator.apis.playground import BASE, DeviceErrors, PlaygroundApi, Refusal
 from proxy_addons.simulator.context import ApiContext
 from proxy_addons.simulator.errors import ApiError
 from proxy_addons.state import Token
@@ -203,6 +203,18 @@ def match_identity(request: Mapping[str, Any], held: Mapping[str, Any]) -> dict[
 
 
 class KycMatch(PlaygroundApi):
+    device_errors = DeviceErrors(
+        # 0.2.0 has no 422: a number the token cannot give is its Generic403's INVALID_TOKEN_CONTEXT.
+        missing=Refusal(
+            403, "INVALID_TOKEN_CONTEXT", "Phone number cannot be deducted from access token context"
+        ),
+        unsupported=Refusal(400, "INVALID_ARGUMENT"),  # a bare phoneNumber admits no other identifier
+        token_context=Refusal(
+            403, "INVALID_TOKEN_CONTEXT", "Phone number mismatch with access token context"
+        ),
+        # 0.2.0's Generic404: "user is not found" (IDENTIFIER_NOT_FOUND arrives with 0.3.0).
+        not_found=Refusal(404, "NOT_FOUND", "The phone number is not associated with a customer account"),
+    )
     name = "kyc-match"
     prefixes = (API_BASE + "/",)
     operations = (Operation("match", "POST", API_BASE + "/match"),)
@@ -228,37 +240,3 @@ class KycMatch(PlaygroundApi):
         return self.response(operation, match_identity(data, subscriber.part("kyc")), ctx)
 
     # Errors of 0.2.0 (Commonalities 0.4.0): no 422 yet, and 404 is NOT_FOUND -------------------------
-
-    def missing_device_error(self, ctx: ApiContext) -> ApiError:
-        # 0.2.0's Generic403: "Phone number cannot be deducted from access token context".
-        return ApiError(
-            403,
-            "INVALID_TOKEN_CONTEXT",
-            "the body must give phoneNumber: a client_credentials token names no phone number",
-            message="Phone number cannot be deducted from access token context"
-            if ctx.profile == "camara"
-            else None,
-        )
-
-    def unsupported_identifiers_error(self, ctx: ApiContext) -> ApiError:
-        # A bare phoneNumber admits no other identifier; kept for the hook's contract.
-        return ApiError(400, "INVALID_ARGUMENT", "phoneNumber must be an E.164 number")
-
-    def token_context_error(self, ctx: ApiContext) -> ApiError:
-        return ApiError(
-            403,
-            "INVALID_TOKEN_CONTEXT",
-            "phoneNumber is not the number the access token was issued for",
-            message="Phone number mismatch with access token context" if ctx.profile == "camara" else None,
-        )
-
-    def unknown_device_error(self, number: str, client_id: str, ctx: ApiContext) -> ApiError:
-        if ctx.profile == "orange":
-            return super().unknown_device_error(number, client_id, ctx)
-        # 0.2.0's Generic404: "user is not found" (IDENTIFIER_NOT_FOUND arrives with 0.3.0).
-        return ApiError(
-            404,
-            "NOT_FOUND",
-            f"no customer account for {number}",
-            message="The phone number is not associated with a customer account",
-        )

@@ -7,12 +7,12 @@
   identifier error); then the subscriber's data from the one directory (Admin numbers, rules, +990).
 - The playground's error dialect, shared with its Number Verification.
 
-Each API module says which of its spec version's codes these cases take, by overriding the
-`*_error` methods; the defaults are Commonalities r1.x (CAMARA Spring25 APIs).
+Each API module says which of its spec version's codes these cases take, as data (`device_errors`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from proxy_addons.model import dig
@@ -34,6 +34,34 @@ PLAYGROUND_DIALECT = Dialect(
 )
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """One error a spec version gives: status, code and the spec's message (None: CAMARA's)."""
+
+    status: int
+    code: str
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceErrors:
+    """How one spec version refuses a request whose device it cannot settle."""
+
+    missing: Refusal  # a 2-legged token and no device in the body
+    unsupported: Refusal  # only identifiers the playground cannot resolve (it knows phone numbers)
+    token_context: Refusal  # the body names another device than the 3-legged token
+    not_found: Refusal  # a number the network does not know (profile camara)
+
+
+# The older codes Device Swap 0.2 still uses.
+LEGACY_IDENTIFIERS = DeviceErrors(
+    missing=Refusal(422, "MISSING_IDENTIFIER", "The device cannot be identified."),
+    unsupported=Refusal(422, "UNSUPPORTED_IDENTIFIER", "The identifier provided is not supported."),
+    token_context=Refusal(403, "INVALID_TOKEN_CONTEXT", "phoneNumber is not consistent with access token."),
+    not_found=Refusal(404, "IDENTIFIER_NOT_FOUND", "Device identifier not found."),
+)
+
+
 class PlaygroundApi(BearerApi):
     """A playground CAMARA API: playground tokens, a device per request, the subscriber's data."""
 
@@ -42,6 +70,8 @@ class PlaygroundApi(BearerApi):
     #: Where the body names the device: "device" (a CAMARA Device object) or "phoneNumber" (a bare
     #: E.164 number, as SIM Swap 1.0 and KYC Match 0.2 take it).
     device_field: ClassVar[str] = "device"
+    #: The codes this API's spec version gives the device cases (data; each module names its own).
+    device_errors: ClassVar[DeviceErrors] = LEGACY_IDENTIFIERS
 
     def authorise(self, operation: Operation, token: Token, ctx: ApiContext) -> None:
         if token.issuer not in self.issuers:
@@ -93,45 +123,44 @@ class PlaygroundApi(BearerApi):
             raise self.unknown_device_error(number, token.client_id, ctx)
         return found
 
-    # Errors, per spec version (defaults: Commonalities r1.x) --------------------------------------
+    # Errors, per spec version -------------------------------------------------------------------
+
+    def refusal(self, refusal: Refusal, detail: str, ctx: ApiContext) -> ApiError:
+        """The error for one of the device cases. Under profile orange a 401/403 takes the
+        playground's own wording ("Operation not allowed: <why>"), not the spec's message."""
+        orange_worded = ctx.profile == "orange" and refusal.status in self.dialect.orange
+        return ApiError(
+            refusal.status, refusal.code, detail, message=None if orange_worded else refusal.message
+        )
 
     def missing_device_error(self, ctx: ApiContext) -> ApiError:
         """A 2-legged token and no device in the body."""
-        return ApiError(
-            422,
-            "MISSING_IDENTIFIER",
+        return self.refusal(
+            self.device_errors.missing,
             f"the body must name the device ({self.device_field}): a client_credentials token names none",
-            message="The device cannot be identified.",
+            ctx,
         )
 
     def unsupported_identifiers_error(self, ctx: ApiContext) -> ApiError:
         """A device named only by identifiers the playground cannot resolve (it knows numbers)."""
-        return ApiError(
-            422,
-            "UNSUPPORTED_IDENTIFIER",
-            "the playground identifies devices by phoneNumber only",
-            message="The identifier provided is not supported.",
+        return self.refusal(
+            self.device_errors.unsupported, "the playground identifies devices by phoneNumber only", ctx
         )
 
     def token_context_error(self, ctx: ApiContext) -> ApiError:
         """The body names another device than the 3-legged token does."""
-        return ApiError(
-            403,
-            "INVALID_TOKEN_CONTEXT",
-            f"{self.device_field} is not consistent with access token",
-            message=f"{self.device_field} is not consistent with access token.",
+        return self.refusal(
+            self.device_errors.token_context,
+            f"the {self.device_field} in the body is not the one the access token was issued for",
+            ctx,
         )
 
     def unknown_device_error(self, number: str, client_id: str, ctx: ApiContext) -> ApiError:
         """A number the network does not know for this client."""
+        detail = f"{number} is not a playground number (+990…, user-defined, or one the rules define)"
         if ctx.profile == "orange":
-            # What the live playground answers (SIM Swap, observed): 403 FORBIDDEN.
+            # What the live playground answers (SIM Swap, observed): 403 FORBIDDEN, these words.
             return ApiError(
-                403,
-                "PERMISSION_DENIED",
-                f"{number} is not a playground number (+990…, user-defined, or one the rules define)",
-                message=f"{number} does not exist for {client_id}",
+                403, "PERMISSION_DENIED", detail, message=f"{number} does not exist for {client_id}"
             )
-        return ApiError(
-            404, "IDENTIFIER_NOT_FOUND", f"no device {number}", message="Device identifier not found."
-        )
+        return self.refusal(self.device_errors.not_found, detail, ctx)

@@ -78,6 +78,7 @@ CODE = "POPULATION_DENSITY_DATA."
 
 MAX_VERTICES = 15  # the spec: "may not contain more than 15 vertexes"
 MAX_AREA_KM2 = 10_000.0
+MIN_AREA_KM2 = 1e-6  # one square metre
 DEFAULT_PRECISION = 7  # the spec's default
 SUPPORTED_PRECISIONS = range(4, 9)
 INTERVAL_S = 3600  # the spec: "The intervals are 1 hour long."
@@ -87,7 +88,7 @@ HORIZON_MONTHS = 3  # the spec: startTime back to 3 months before the request, e
 # cell: 10,000 keep a synchronous answer under a second; a sink takes five times more.
 SYNC_LIMIT = 10_000
 ASYNC_LIMIT = 50_000
-CELL_INTERVALS = "cells × intervals"
+CELL_INTERVALS = "cells x intervals"  # ASCII: it goes into the reason header
 
 INVALID_AREA = "The area is not a polygon shape or exceeds supported complexity"
 
@@ -173,28 +174,33 @@ class Polygon:
             raise AreaError(f"a polygon needs at least 3 distinct vertices, the boundary has {len(ring)}")
         if len(ring) > MAX_VERTICES:
             raise AreaError(f"the polygon has {len(ring)} vertices, more than {MAX_VERTICES}")
-        xs = [ring[0][1]]
-        for (_, lon_a), (_, lon_b) in pairwise(ring):
-            step = _wrap(lon_b - lon_a)
-            if step == -180.0:
-                raise AreaError("an edge spans exactly 180° of longitude: which way round is ambiguous")
-            xs.append(xs[-1] + step)
-        closing = _wrap(ring[0][1] - ring[-1][1])
-        if closing == -180.0:
-            raise AreaError("an edge spans exactly 180° of longitude: which way round is ambiguous")
-        if abs(xs[-1] + closing - xs[0]) > 1e-6:
+        # Unwrapped by whole turns only, so longitudes stay exactly as given when no edge crosses the
+        # antimeridian (a polygon drawn on cell boundaries keeps to them).
+        lons = [lon for _, lon in ring]
+        turns = [0]
+        for a, b in pairwise([*lons, lons[0]]):
+            if abs(b - a) == 180.0:
+                raise AreaError(
+                    "an edge spans exactly 180 degrees of longitude: which way round is ambiguous"
+                )
+            turns.append(turns[-1] + (-1 if b - a > 180.0 else 1 if b - a < -180.0 else 0))
+        if turns.pop() != 0:
             raise AreaError("the polygon goes round a pole")
+        xs = [lon + 360.0 * turn for lon, turn in zip(lons, turns, strict=True)]
         shift = 360.0 * math.floor((min(xs) + 180.0) / 360.0)
         xs = [x - shift for x in xs]
         if max(xs) - min(xs) >= 360.0:
-            raise AreaError("the polygon spans 360° of longitude")
+            raise AreaError("the polygon spans 360 degrees of longitude")
         polygon = cls(tuple(xs), tuple(lat for lat, _ in ring))
         polygon._check_simple()
-        if polygon.planar_area() == 0.0:
-            raise AreaError("the vertices are collinear: the polygon has no area")
         area = polygon.area_km2()
+        if area < MIN_AREA_KM2:
+            # Only a sliver gets here (a simple polygon has an area): too thin for any cell to be in it.
+            raise AreaError(
+                f"the polygon has almost no area ({area * 1e6:.2g} m2): its vertices are nearly collinear"
+            )
         if area > MAX_AREA_KM2:
-            raise AreaError(f"the polygon's area is {area:,.0f} km², more than {MAX_AREA_KM2:,.0f} km²")
+            raise AreaError(f"the polygon's area is {area:,.0f} km2, more than {MAX_AREA_KM2:,.0f} km2")
         return polygon
 
     def vertices(self) -> list[tuple[float, float]]:
@@ -407,17 +413,19 @@ class Atlas:
         return any(region.contains(lat, lon) for region in self.coverage)
 
     def near(self, polygon: Polygon) -> list[City]:
-        """The cities that can add to some cell of the polygon."""
+        """The cities within reach of some point of the polygon's bounding box (a shortcut: `cell`
+        ignores a city beyond its reach anyway, so the figures do not depend on the polygon)."""
         xmin, ymin, xmax, ymax = polygon.bounds()
-        cos_lat = max(math.cos(math.radians(max(abs(ymin), abs(ymax)))), 1e-6)
+        centre, half_width = (xmin + xmax) / 2, (xmax - xmin) / 2
         chosen = []
         for city in self.cities:
             reach_lat = city.reach_km / KM_PER_DEGREE
-            reach_lon = reach_lat / cos_lat
             if not ymin - reach_lat <= city.latitude <= ymax + reach_lat:
                 continue
-            centre = (xmin + xmax) / 2
-            if abs(_wrap(city.longitude - centre)) <= (xmax - xmin) / 2 + reach_lon:
+            # A degree of longitude is shortest at the highest latitude a cell or the city can be at.
+            highest = min(max(abs(ymin), abs(ymax), abs(city.latitude)) + reach_lat, 89.0)
+            reach_lon = reach_lat / math.cos(math.radians(highest))
+            if abs(_wrap(city.longitude - centre)) <= half_width + reach_lon:
                 chosen.append(city)
         return chosen
 
@@ -438,6 +446,8 @@ class Atlas:
                 * math.cos(math.radians((lat + city.latitude) / 2))
             )
             d = math.hypot(dx, dy)
+            if d >= city.reach_km:
+                continue
             share = (
                 city.peak
                 / (1 + (d / city.radius_km) ** 2)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from proxy_addons.simulator.apis.playground import DeviceErrors, Refusal
 from proxy_addons.simulator.apis.swap import SwapApi, swap_routes
 from proxy_addons.simulator.context import ApiContext
 from proxy_addons.simulator.errors import ApiError
@@ -26,6 +27,15 @@ API_SCOPE = "sim-swap"  # the spec's second `security` alternative: both operati
 
 
 class SimSwap(SwapApi):
+    device_errors = DeviceErrors(
+        missing=Refusal(422, "UNIDENTIFIABLE_PHONE_NUMBER", "The phone number cannot be identified"),
+        unsupported=Refusal(422, "UNIDENTIFIABLE_PHONE_NUMBER", "The phone number cannot be identified"),
+        token_context=Refusal(
+            403, "INVALID_TOKEN_CONTEXT", "phoneNumber is not consistent with access token"
+        ),
+        # 1.0.0's Generic404 has NOT_FOUND only (IDENTIFIER_NOT_FOUND came with Commonalities 0.5).
+        not_found=Refusal(404, "NOT_FOUND", "The specified resource is not found."),
+    )
     name = "sim-swap"
     prefixes, operations = swap_routes("sim-swap/v1")
     scopes = frozenset({RETRIEVE_SCOPE, CHECK_SCOPE, API_SCOPE})
@@ -37,25 +47,6 @@ class SimSwap(SwapApi):
     key = "latestSimChange"
     retrieve_request = "CreateSimSwapDate"
     check_request = "CreateCheckSimSwap"
-
-    def missing_device_error(self, ctx: ApiContext) -> ApiError:
-        return ApiError(
-            422,
-            "UNIDENTIFIABLE_PHONE_NUMBER",
-            "the body must give phoneNumber: a client_credentials token names no phone number",
-            message="The phone number cannot be identified",
-        )
-
-    def unknown_device_error(self, number: str, client_id: str, ctx: ApiContext) -> ApiError:
-        if ctx.profile == "orange":
-            return super().unknown_device_error(number, client_id, ctx)
-        # 1.0.0's Generic404 has NOT_FOUND only (IDENTIFIER_NOT_FOUND came with Commonalities 0.5).
-        return ApiError(
-            404,
-            "NOT_FOUND",
-            f"{number} is not a playground number (+990…, user-defined, or one the rules define)",
-            message="The specified resource is not found.",
-        )
 
     def no_record_answer(self, number: str, ctx: ApiContext) -> dict[str, None]:
         # 1.0.0: a line whose SIM swap or activation date cannot be given reads as null.
