@@ -56,7 +56,7 @@ def lab_token(session: requests.Session, client=CLIENT) -> str:
     ]
 
 
-def playground_token(session: requests.Session, scope: str) -> str:
+def playground_token(session: requests.Session, scope: str, number: str = NUMBER) -> str:
     authorize = session.get(
         AUTHORIZE,
         params={
@@ -65,7 +65,7 @@ def playground_token(session: requests.Session, scope: str) -> str:
             "redirect_uri": REDIRECT,
             "scope": scope,
             "state": "sample-state",
-            "login_hint": f"tel:{NUMBER}",
+            "login_hint": f"tel:{number}",
         },
         headers={"Accept": "application/json"},
         allow_redirects=False,
@@ -171,6 +171,60 @@ def admin_numbers(s: requests.Session) -> None:
     s.post(DLV, headers=bearer(token), json=lyon_area)  # gone: 400
 
 
+PLAYGROUND_API = ORANGE + "/camara/playground/api"
+# The stand-in's clock reads this instant when recording starts (and runs on from there), so scenarios
+# can send fixed dates that mean the same thing at every recording: "yesterday" is 2026-11-30.
+RECORDING_EPOCH = 1796126400.0  # 2026-12-01T12:00:00Z
+
+
+def client_token(session: requests.Session, scope: str | None = None, client=CLIENT) -> str:
+    """A 2-legged playground token, as the playground's clients get one for its other APIs."""
+    data = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
+    return session.post(PLAYGROUND_TOKEN, auth=client, data=data).json()["access_token"]
+
+
+def fraud_check(s: requests.Session) -> None:
+    """A fraud-prevention app: the tester defines a number whose SIM was swapped yesterday and who owns
+    it; the app verifies the number, checks for a recent SIM swap, and matches the identity it was given."""
+    admin = lab_token(s)
+    number = "+33612345678"
+    s.post(ADMIN, headers=bearer(admin), json={"action": "CREATE", "phoneNumber": number})
+    identity = {"givenName": "Jeanne", "familyName": "Dupont", "birthdate": "1985-03-02"}
+    data = {"simSwap": {"latestSimChange": "2026-11-30T12:00:00.000Z"}, "kyc": identity}
+    s.post(ADMIN, headers=bearer(admin), json={"action": "UPDATE", "phoneNumber": number, "data": data})
+    nv = playground_token(s, "openid dpv:FraudPreventionAndDetection number-verification:verify", number)
+    s.post(NV + "/verify", headers=bearer(nv), json={"phoneNumber": number})  # true
+    token = client_token(s, "sim-swap:check sim-swap:retrieve-date kyc-match:match")
+    swap = PLAYGROUND_API + "/sim-swap/v1"
+    s.post(swap + "/check", headers=bearer(token), json={"phoneNumber": number, "maxAge": 48})  # true
+    s.post(swap + "/check", headers=bearer(token), json={"phoneNumber": number, "maxAge": 12})  # false
+    s.post(swap + "/retrieve-date", headers=bearer(token), json={"phoneNumber": number})
+    kyc = PLAYGROUND_API + "/kyc-match/v0.2/match"
+    claimed = {**identity, "givenName": "Jeane"}  # misspelt: false, with a score
+    s.post(kyc, headers=bearer(token), json={"phoneNumber": number, **claimed})
+    s.post(ADMIN, headers=bearer(admin), json={"action": "DELETE", "phoneNumber": number})
+
+
+def playground_tour(s: requests.Session) -> None:
+    """One call to each other playground API for the predefined +990100000002 (roaming in Spain), then
+    the errors apps meet first: a lab token (403), no device with a 2-legged token (422)."""
+    token = client_token(s)
+    device = {"device": {"phoneNumber": "+990100000002"}}
+    madrid = {"areaType": "CIRCLE", "center": {"latitude": 40.4168, "longitude": -3.7038}, "radius": 5000}
+    calls = [
+        ("/location-verification/v1/verify", {**device, "area": madrid, "maxAge": 3600}),
+        ("/location-retrieval/v0.3/retrieve", device),
+        ("/device-reachability-status/v0.6/retrieve", device),
+        ("/device-roaming-status/v0.6/retrieve", device),
+        ("/device-swap/v0.2/retrieve-date", {"phoneNumber": "+990100000002"}),
+        ("/device-swap/v0.2/check", {"phoneNumber": "+990100000002", "maxAge": 240}),
+    ]
+    for path, body in calls:
+        s.post(PLAYGROUND_API + path, headers=bearer(token), json=body)
+    s.post(PLAYGROUND_API + "/device-roaming-status/v0.6/retrieve", headers=bearer(lab_token(s)), json=device)
+    s.post(PLAYGROUND_API + "/device-reachability-status/v0.6/retrieve", headers=bearer(token), json={})
+
+
 SCENARIOS: dict[str, Callable[[requests.Session], None]] = {
     "number-verification-success": nv_success,
     "number-verification-401-expired-token": nv_401,
@@ -179,6 +233,8 @@ SCENARIOS: dict[str, Callable[[requests.Session], None]] = {
     "location-verification-401-expired-token": dlv_401,
     "location-verification-403-no-subscription": dlv_403,
     "playground-admin-numbers": admin_numbers,
+    "playground-fraud-check": fraud_check,
+    "playground-apis-tour": playground_tour,
 }
 
 
@@ -192,7 +248,12 @@ def record(out_dir: Path, names: list[str] | None = None) -> list[Path]:
         cert, key = self_signed_certificate(work)
         rules = work / "standin-rules.yaml"
         rules.write_text(STAND_IN_RULES)
-        engine = Engine(load_rules([rules], default_store()), Settings(token_lifetime=TOKEN_LIFETIME))
+        started = time.time()
+        engine = Engine(
+            load_rules([rules], default_store()),
+            Settings(token_lifetime=TOKEN_LIFETIME),
+            clock=lambda: RECORDING_EPOCH + (time.time() - started),
+        )
         with serving(StandInServer(engine, certfile=str(cert), keyfile=str(key))) as standin:
             for name in names or list(SCENARIOS):
                 cassette = out_dir / f"{name}.yaml"

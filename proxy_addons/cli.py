@@ -176,7 +176,8 @@ def _add_cassette_flags(parser: argparse.ArgumentParser, recording: bool) -> Non
         scrub.add_argument(
             "--pseudonymise-numbers",
             action="store_true",
-            help="replace phone numbers by consistent +990 pseudonyms (cassettes shared outside a team)",
+            help="replace phone numbers by consistent +990 pseudonyms and KYC personal data (names, address, "
+            "e-mail, birthdate…) by pseudonyms of the same shape (cassettes shared outside a team)",
         )
 
 

@@ -88,8 +88,9 @@ class Cassettes:
             "orange_pseudonymise_numbers",
             bool,
             False,
-            "Replace phone numbers in recordings by consistent +990 pseudonyms (for cassettes shared "
-            "outside a team; replay them with the pseudonymous numbers).",
+            "Replace phone numbers in recordings by consistent +990 pseudonyms, and KYC personal data by "
+            "pseudonyms of the same shape (for cassettes shared outside a team; replay them with the "
+            "pseudonymous numbers).",
         )
 
     def configure(self, updated: set[str]) -> None:

@@ -354,16 +354,23 @@ class City:
 
 @dataclass(frozen=True)
 class Region:
-    """A coverage outline (not unwrapped: none crosses the antimeridian) and its bounding box."""
+    """A coverage outline (none crosses the antimeridian) and its bounding box."""
 
     name: str
     lats: tuple[float, ...]
     lons: tuple[float, ...]
+    box: tuple[float, float, float, float]  # min lat, min lon, max lat, max lon
+
+    @classmethod
+    def of(cls, name: str, points: Sequence[Sequence[float]]) -> Region:
+        lats, lons = tuple(float(p[0]) for p in points), tuple(float(p[1]) for p in points)
+        return cls(name, lats, lons, (min(lats), min(lons), max(lats), max(lons)))
 
     def contains(self, lat: float, lon: float) -> bool:
-        if not (min(self.lats) <= lat <= max(self.lats) and min(self.lons) <= lon <= max(self.lons)):
-            return False
-        return point_in_polygon(lon, lat, self.lons, self.lats)
+        south, west, north, east = self.box
+        return (
+            south <= lat <= north and west <= lon <= east and point_in_polygon(lon, lat, self.lons, self.lats)
+        )
 
 
 KM_PER_DEGREE = math.radians(1) * EARTH_RADIUS_M / 1000
@@ -382,15 +389,14 @@ def _uniforms(text: str, count: int) -> list[float]:
 
 @dataclass(frozen=True)
 class CellModel:
-    """What a cell's figures start from, whatever the hour: where it is, its size, the rural and
-    urban parts of its density, and its own character (parks, offices, housing: 0.75 to 1.25)."""
+    """What a cell's figures start from, whatever the hour: where it is, its size, the urban part of
+    its density (above RURAL_DENSITY), and its own character (parks, offices, housing: 0.75 to 1.25)."""
 
     geohash: str
     latitude: float
     longitude: float
     area_km2: float
     covered: bool
-    rural: float
     urban: float
     character: float
 
@@ -403,9 +409,9 @@ class Atlas:
     def covers_box(self, lon_ranges: list[tuple[float, float]], ymin: float, ymax: float) -> bool:
         """Could any point of this box be covered (bounding boxes only)?"""
         return any(
-            min(r.lats) <= ymax
-            and max(r.lats) >= ymin
-            and any(min(r.lons) <= high and max(r.lons) >= low for low, high in lon_ranges)
+            r.box[0] <= ymax
+            and r.box[2] >= ymin
+            and any(r.box[1] <= high and r.box[3] >= low for low, high in lon_ranges)
             for r in self.coverage
         )
 
@@ -455,9 +461,7 @@ class Atlas:
             )
             urban = max(urban, share)
         (u,) = _uniforms(geohash, 1)
-        return CellModel(
-            geohash, lat, lon, area, self.covered(lat, lon), RURAL_DENSITY, urban, 0.75 + 0.5 * u
-        )
+        return CellModel(geohash, lat, lon, area, self.covered(lat, lon), urban, 0.75 + 0.5 * u)
 
     @staticmethod
     def figures(cell: CellModel, start: float) -> dict[str, Any]:
@@ -478,7 +482,7 @@ class Atlas:
         weekend = 0.8 if local.weekday() >= 5 else 1.0
         jitter, low, high = _uniforms(f"{cell.geohash}@{int(start)}", 3)
         density = (
-            (cell.rural * (1 + 0.10 * cycle) + cell.urban * (1 + 0.40 * cycle) * weekend)
+            (RURAL_DENSITY * (1 + 0.10 * cycle) + cell.urban * (1 + 0.40 * cycle) * weekend)
             * cell.character
             * (0.95 + 0.10 * jitter)
         )
@@ -507,12 +511,7 @@ def load_atlas(path: str, store: SchemaStore) -> Atlas:
         )
         for c in file.data["cities"]
     )
-    coverage = tuple(
-        Region(
-            r["name"], tuple(float(p[0]) for p in r["boundary"]), tuple(float(p[1]) for p in r["boundary"])
-        )
-        for r in file.data["coverage"]
-    )
+    coverage = tuple(Region.of(r["name"], r["boundary"]) for r in file.data["coverage"])
     return Atlas(cities, coverage)
 
 
@@ -609,6 +608,7 @@ class Sink:
 
 
 _VISIBLE = re.compile(r"[!-~]+")
+CORRELATOR = re.compile(r"[a-zA-Z0-9-]{0,55}")  # the spec's x-correlator pattern, for the callback
 
 
 def sink_of(data: dict[str, Any], now: float) -> Sink | None:
@@ -756,7 +756,7 @@ class Deliveries:
         headers = {"Content-Type": "application/json", "User-Agent": "orange-camara-proxy"}
         if delivery.sink.token is not None:
             headers["Authorization"] = f"Bearer {delivery.sink.token}"
-        if delivery.correlator is not None:
+        if delivery.correlator is not None and CORRELATOR.fullmatch(delivery.correlator):
             headers["x-correlator"] = delivery.correlator
         what = f"{NAME}: operation {delivery.operation_id} to {delivery.sink.url}"
         delays = [*self.RETRY_DELAYS_S, None]
@@ -782,7 +782,7 @@ class Deliveries:
         request = urllib.request.Request(url, data=data, headers=headers, method="POST")
         try:
             with opener.open(request, timeout=self.TIMEOUT_S) as response:
-                response.read()
+                response.read(65536)  # the spec's answer is a 204; nothing more is needed
                 return response.status, f"the sink answered {response.status}"
         except urllib.error.HTTPError as exc:
             exc.close()
@@ -799,9 +799,8 @@ class Query:
     """A valid request, all it takes to compute the answer (on the event loop or in a worker)."""
 
     polygon: Polygon
-    precision: int
     window: Window
-    cells: tuple[str, ...]
+    cells: tuple[str, ...]  # sorted geohashes
 
 
 def answer(query: Query, atlas: Atlas) -> dict[str, Any]:
@@ -891,12 +890,12 @@ class PopulationDensityData(PlaygroundApi):
             if refusal is not None:
                 raise refusal
             listed = polygon.cells(precision, ASYNC_LIMIT // window.count)
+            # None: the listing stopped at the limit, so the request is too big even for a sink.
             refusal = _too_big(ASYNC_LIMIT + 1 if listed is None else len(listed), window, sink)
-            if refusal is not None:
-                raise refusal
-            assert listed is not None
+            if refusal is not None or listed is None:
+                raise refusal or AssertionError("a listing stopped at the limit is refused")
             cells = tuple(listed)
-        query = Query(polygon, precision, window, cells)
+        query = Query(polygon, window, cells)
         if sink is None:
             return self.response(operation, answer(query, atlas), ctx)
         operation_id = str(uuid.uuid4())
@@ -908,7 +907,6 @@ class PopulationDensityData(PlaygroundApi):
                 429,
                 "TOO_MANY_REQUESTS",
                 "too many asynchronous operations wait for delivery already",
-                message="Either out of resource quota or reaching rate limiting.",
             )
         return self.response(operation, {"operationId": operation_id}, ctx, status=202)
 
