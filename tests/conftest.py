@@ -64,6 +64,7 @@ API_PREFIXES = {
     "/camara/playground/api/number-verification/v1/": "number-verification",
     "/camara/location-verification/orange-lab/v0/": "location-verification",
     "/camara/playground/admin/v1.0/": "playground-admin",
+    "/camara/playground/api/": "playground-paths",
     **{f"/camara/playground/api/{base}/": api for api, (base, _) in PLAYGROUND_APIS.items()},
 }
 

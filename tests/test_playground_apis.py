@@ -66,3 +66,16 @@ def test_an_injected_422_is_a_valid_error_body(proxy_factory):
     assert answer.status_code == 422
     # Roaming 0.6 has no UNPROCESSABLE_ENTITY: the fault takes the first 422 code it defines.
     assert answer.json()["code"] == "DEVICE_IDENTIFIERS_MISMATCH"
+
+
+def test_an_unknown_playground_path_is_the_playgrounds_400(proxy, camara_proxy):
+    session = proxy.session()
+    token = bearer(playground_token(session))
+    unknown = session.post(PLAYGROUND_API + "/qos-on-demand/v0/sessions", headers=token, json={})
+    assert unknown.status_code == 400
+    assert unknown.json() == {"status": 400, "code": "INVALID_ARGUMENT", "message": "unhandled path"}
+    # Below an API's own prefix it is that API's 404; outside the playground, the gateway's.
+    assert session.post(PLAYGROUND_API + "/sim-swap/v1/nowhere", headers=token, json={}).status_code == 404
+    assert session.get("https://api.orange.com/nowhere").json()["code"] == 60
+    camara = camara_proxy.session().post(PLAYGROUND_API + "/qos-on-demand/v0/sessions", json={})
+    assert (camara.status_code, camara.json()["code"]) == (404, "NOT_FOUND")

@@ -12,6 +12,7 @@ from proxy_addons.simulator.apis.number_verification import NumberVerification
 from proxy_addons.simulator.apis.oauth import OAuth
 from proxy_addons.simulator.apis.playground_admin import PlaygroundAdmin
 from proxy_addons.simulator.apis.playground_location_verification import PlaygroundLocationVerification
+from proxy_addons.simulator.apis.playground_paths import PlaygroundPaths
 from proxy_addons.simulator.apis.population_density_data import PopulationDensityData
 from proxy_addons.simulator.apis.sim_swap import SimSwap
 
@@ -28,6 +29,7 @@ ALL_APIS: tuple[Api, ...] = (
     DeviceSwap(),
     KycMatch(),
     PopulationDensityData(),
+    PlaygroundPaths(),  # the rest of /camara/playground/api/
 )
 GATEWAY = Gateway()  # owns every other path of an intercept host
 
