@@ -219,6 +219,14 @@ def playground_tour(s: requests.Session) -> None:
         ("/device-swap/v0.2/retrieve-date", {"phoneNumber": "+990100000002"}),
         ("/device-swap/v0.2/check", {"phoneNumber": "+990100000002", "maxAge": 240}),
     ]
+    marais = [(48.8590, 2.3520), (48.8590, 2.3600), (48.8540, 2.3600), (48.8540, 2.3520)]
+    density = {
+        "area": {"areaType": "POLYGON", "boundary": [{"latitude": a, "longitude": b} for a, b in marais]},
+        "startTime": "2026-12-02T14:00:00Z",  # the next afternoon, as the stand-in's clock reads it
+        "endTime": "2026-12-02T15:00:00Z",
+        "precision": 6,
+    }
+    calls.append(("/population-density-data/v0.2/retrieve", density))
     for path, body in calls:
         s.post(PLAYGROUND_API + path, headers=bearer(token), json=body)
     s.post(PLAYGROUND_API + "/device-roaming-status/v0.6/retrieve", headers=bearer(lab_token(s)), json=device)

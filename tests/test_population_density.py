@@ -17,8 +17,11 @@ import pygeohash
 import pytest
 from flows import PLAYGROUND_API, bearer, lab_token, playground_token
 
+from proxy_addons.config.schemas import default_store
 from proxy_addons.config.yamlfile import DataFileError
+from proxy_addons.simulator import polygons, population
 from proxy_addons.simulator.apis import population_density_data as pdd
+from proxy_addons.simulator.errors import ApiError
 
 URL = PLAYGROUND_API + "/population-density-data/v0.2/retrieve"
 CONTROL = "http://orange-proxy.test/api"
@@ -735,26 +738,26 @@ def test_point_in_polygon():
     ys = (0, 0, 4, 4, 1, 1, 4, 4)
     inside = [(1, 3), (7, 3), (4, 0.5), (0.01, 0.01), (7.99, 3.99)]
     outside = [(4, 2), (4, 3.9), (-1, 2), (9, 2), (4, -0.1), (4, 4.5), (1, 4.01)]
-    assert all(pdd.point_in_polygon(x, y, xs, ys) for x, y in inside)
-    assert not any(pdd.point_in_polygon(x, y, xs, ys) for x, y in outside)
+    assert all(polygons.point_in_polygon(x, y, xs, ys) for x, y in inside)
+    assert not any(polygons.point_in_polygon(x, y, xs, ys) for x, y in outside)
     # A ray through vertices (y = 1 passes the notch's corners, y = 4 the arms' tops) counts each once.
-    assert pdd.point_in_polygon(1, 1, xs, ys) and pdd.point_in_polygon(7, 1, xs, ys)
-    assert not pdd.point_in_polygon(-1, 1, xs, ys) and not pdd.point_in_polygon(4, 1.0001, xs, ys)
+    assert polygons.point_in_polygon(1, 1, xs, ys) and polygons.point_in_polygon(7, 1, xs, ys)
+    assert not polygons.point_in_polygon(-1, 1, xs, ys) and not polygons.point_in_polygon(4, 1.0001, xs, ys)
     triangle = ((0, 4, 0), (0, 0, 3))
-    assert pdd.point_in_polygon(1, 1, *triangle) and not pdd.point_in_polygon(3, 2, *triangle)
+    assert polygons.point_in_polygon(1, 1, *triangle) and not polygons.point_in_polygon(3, 2, *triangle)
 
 
 def test_segments_meet():
-    assert pdd.segments_meet((0, 0), (2, 2), (0, 2), (2, 0))  # crossing
-    assert pdd.segments_meet((0, 0), (2, 0), (1, 0), (1, 5))  # touching
-    assert pdd.segments_meet((0, 0), (2, 0), (1, 0), (3, 0))  # overlapping
-    assert not pdd.segments_meet((0, 0), (2, 0), (3, 0), (4, 0))  # collinear, apart
-    assert not pdd.segments_meet((0, 0), (2, 2), (0, 1), (1, 5))
+    assert polygons.segments_meet((0, 0), (2, 2), (0, 2), (2, 0))  # crossing
+    assert polygons.segments_meet((0, 0), (2, 0), (1, 0), (1, 5))  # touching
+    assert polygons.segments_meet((0, 0), (2, 0), (1, 0), (3, 0))  # overlapping
+    assert not polygons.segments_meet((0, 0), (2, 0), (3, 0), (4, 0))  # collinear, apart
+    assert not polygons.segments_meet((0, 0), (2, 2), (0, 1), (1, 5))
 
 
 def test_polygon_spans_and_cells_across_the_antimeridian():
     # Fiji: from 179.9 E to 179.9 W, the short way.
-    polygon = pdd.Polygon.from_points([(-17.0, 179.9), (-17.0, -179.9), (-16.9, -179.9), (-16.9, 179.9)])
+    polygon = polygons.Polygon.from_points([(-17.0, 179.9), (-17.0, -179.9), (-16.9, -179.9), (-16.9, 179.9)])
     assert polygon.xs == pytest.approx((179.9, 180.1, 180.1, 179.9))
     assert 200 < polygon.area_km2() < 250
     cells = polygon.cells(5, 1000)
@@ -770,7 +773,7 @@ def test_polygon_spans_and_cells_across_the_antimeridian():
 
 
 def test_polygon_area_and_lower_bound():
-    square = pdd.Polygon.from_points([(0.0, 0.0), (0.0, 0.5), (0.5, 0.5), (0.5, 0.0)])
+    square = polygons.Polygon.from_points([(0.0, 0.0), (0.0, 0.5), (0.5, 0.5), (0.5, 0.0)])
     # 0.5° × 0.5° from the equator: R² Δλ (sin φ2 − sin φ1).
     expected = math.radians(0.5) * math.sin(math.radians(0.5)) * (6_371_008.8 / 1000) ** 2
     assert square.area_km2() == pytest.approx(expected, rel=1e-9)
@@ -778,7 +781,7 @@ def test_polygon_area_and_lower_bound():
         assert square.fewest_cells(precision) <= len(square.cells(precision, 10**6))
     assert square.spans(0.2, 0.4) == [(0.0, 0.5)]
     xs, ys = (0, 0.8, 0.8, 0.6, 0.6, 0.2, 0.2, 0), (0, 0, 0.4, 0.4, 0.1, 0.1, 0.4, 0.4)
-    u = pdd.Polygon.from_points(list(zip(ys, xs, strict=True)))
+    u = polygons.Polygon.from_points(list(zip(ys, xs, strict=True)))
     assert u.spans(0.2, 0.3) == [(0, 0.2), (0.6, 0.8)]  # two arms
     assert u.spans(0.05, 0.2) == [(0, 0.8)]  # the base and the arms' feet
 
@@ -792,27 +795,27 @@ def test_time_window_and_months():
     assert pdd.time_window("2024-04-23T14:44:18.165Z", "2024-04-23T14:44:18.165Z", now).count == 1
     assert pdd.time_window("2024-04-23T14:00:00Z", "2024-04-23T16:00:00+00:00", now).count == 2
     assert pdd.time_window("2024-04-23T16:30:00+02:00", "2024-04-23T14:30:00Z", now).count == 1
-    with pytest.raises(pdd.ApiError) as refused:
+    with pytest.raises(ApiError) as refused:
         pdd.time_window("2024-02-29T11:59:59Z", "2024-02-29T13:00:00Z", now)  # 3 months before now, less 1 s
     assert refused.value.code == "POPULATION_DENSITY_DATA.MIN_STARTTIME_EXCEEDED"
     assert pdd.time_window("2024-02-29T12:00:00Z", "2024-02-29T13:00:00Z", now).count == 1
 
 
 def test_the_bundled_table_every_city_is_covered_and_figures_are_deterministic():
-    atlas = pdd.default_atlas()
+    atlas = population.default_atlas()
     assert atlas.cities[0].name == "Paris" and 20 <= len(atlas.cities) <= 40
     assert [c.name for c in atlas.cities if not atlas.covered(c.latitude, c.longitude)] == []
     assert not atlas.covered(45.0, -20.0) and not atlas.covered(46.9, 8.0)  # the Atlantic, Switzerland
     cell = atlas.cell(pygeohash.encode(*PARIS_CENTRE, 7), atlas.cities)
     start = datetime(2024, 1, 3, 15, tzinfo=UTC).timestamp()
-    assert pdd.Atlas.figures(cell, start) == pdd.Atlas.figures(cell, start)
-    assert pdd.Atlas.figures(cell, start) != pdd.Atlas.figures(cell, start + HOUR)
+    assert population.Atlas.figures(cell, start) == population.Atlas.figures(cell, start)
+    assert population.Atlas.figures(cell, start) != population.Atlas.figures(cell, start + HOUR)
 
 
 def test_a_broken_cities_file_is_refused_with_its_position(tmp_path):
     broken = tmp_path / "cities.yaml"
     broken.write_text(
-        pdd.CITIES_PATH.read_text(encoding="utf-8").replace("peakDensity: 26000", "peakDensity: -1", 1)
+        population.CITIES_PATH.read_text(encoding="utf-8").replace("peakDensity: 26000", "peakDensity: -1", 1)
     )
     with pytest.raises(DataFileError, match=r"cities\.yaml:\d+:\d+: field cities\[0\]\.peakDensity"):
-        pdd.load_atlas(str(broken), pdd.default_store())
+        population.load_atlas(str(broken), default_store())
