@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import PLAYGROUND_APIS
-from flows import DLV, PLAYGROUND_API, bearer, dlv_body, lab_token, playground_token
+from flows import DLV, ORANGE, PLAYGROUND_API, bearer, dlv_body, lab_token, playground_token
 
 NUMBER = "+990100000000"
 BODIES = {
@@ -79,3 +79,89 @@ def test_an_unknown_playground_path_is_the_playgrounds_400(proxy, camara_proxy):
     assert session.get("https://api.orange.com/nowhere").json()["code"] == 60
     camara = camara_proxy.session().post(PLAYGROUND_API + "/qos-on-demand/v0/sessions", json={})
     assert (camara.status_code, camara.json()["code"]) == (404, "NOT_FOUND")
+
+
+DEVICE_APIS = [api for api, body in BODIES.items() if body and "device" in body]
+
+
+@pytest.mark.parametrize("api", DEVICE_APIS)
+def test_a_bare_phone_number_where_a_device_belongs_is_not_allowed(proxy, api):
+    """Orange's words (observed, ORANGE-AND-CAMARA.md §6.1), for every API that takes a device."""
+    session = proxy.session()
+    base, (operation, *_) = PLAYGROUND_APIS[api]
+    body = {**{k: v for k, v in BODIES[api].items() if k != "device"}, "phoneNumber": NUMBER}
+    answer = session.post(
+        f"{PLAYGROUND_API}/{base}/{operation}", headers=bearer(playground_token(session)), json=body
+    )
+    assert answer.status_code == 400
+    assert answer.json()["message"] == "phoneNumber is not allowed"
+
+
+def test_a_negative_max_age_of_retrieval_has_the_specs_words(proxy):
+    session = proxy.session()
+    answer = session.post(
+        f"{PLAYGROUND_API}/location-retrieval/v0.3/retrieve",
+        headers=bearer(playground_token(session)),
+        json={"device": {"phoneNumber": NUMBER}, "maxAge": -5},
+    )
+    assert answer.json() == {
+        "status": 400,
+        "code": "LOCATION_RETRIEVAL.MAXAGE_INVALID_ARGUMENT",
+        "message": "maxAge threshold cannot be satisfied",
+    }
+    assert "maxAge" in answer.headers["x-orange-proxy-reason"]
+
+
+def test_a_rules_number_takes_the_parts_it_does_not_give_from_the_template(proxy_factory, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text('numbers:\n  "+33687654321":\n    simSwap: {latestSimChange: now-3d}\n')
+    proxy = proxy_factory("--rules", str(rules))
+    session = proxy.session()
+    token = bearer(playground_token(session))
+    device = {"device": {"phoneNumber": "+33687654321"}}
+    where = session.post(f"{PLAYGROUND_API}/location-retrieval/v0.3/retrieve", headers=token, json=device)
+    assert where.status_code == 200, where.text
+    assert where.json()["area"]["center"] == {"latitude": 48.8566, "longitude": 2.3522}  # the template's
+    reach = session.post(
+        f"{PLAYGROUND_API}/device-reachability-status/v0.6/retrieve", headers=token, json=device
+    )
+    assert reach.json()["reachabilityStatus"] == "CONNECTED_DATA"
+    swapped = session.post(
+        f"{PLAYGROUND_API}/sim-swap/v1/check",
+        headers=token,
+        json={"phoneNumber": "+33687654321", "maxAge": 96},
+    )
+    assert swapped.json() == {"swapped": True}
+
+
+def test_status_lines_and_reason_headers_say_it_plainly(proxy_factory):
+    proxy = proxy_factory("--fault", "rate_limited:api=sim-swap")
+    session = proxy.session()
+    token = bearer(playground_token(session))
+    limited = session.post(f"{PLAYGROUND_API}/sim-swap/v1/check", headers=token, json={"phoneNumber": NUMBER})
+    assert (limited.status_code, limited.reason) == (429, "Too Many Requests")
+    # A fullwidth digit is shown escaped in the reason header, not as an anonymous "?".
+    odd = session.post(
+        f"{PLAYGROUND_API}/device-swap/v0.2/check", headers=token, json={"phoneNumber": "+99010000000１"}
+    )
+    assert odd.status_code == 400
+    assert "\\uff11" in odd.headers["x-orange-proxy-reason"]
+
+
+def test_an_admin_number_whose_operator_cannot_give_the_sim_swap_date(proxy):
+    """SIM Swap 1.0 reserves null for a date the operator cannot give; the Admin API can say so."""
+    session = proxy.session()
+    client = (f"null-swap-{id(session)}", "secret")
+    admin = bearer(lab_token(session, client))
+    action = ORANGE + "/camara/playground/admin/v1.0/action"
+    number = "+33622446688"
+    assert session.post(action, headers=admin, json={"action": "CREATE", "phoneNumber": number}).ok
+    update = {"action": "UPDATE", "phoneNumber": number, "data": {"simSwap": {"latestSimChange": None}}}
+    assert session.post(action, headers=admin, json=update).status_code == 200
+    token = bearer(playground_token(session, client))
+    date = session.post(
+        f"{PLAYGROUND_API}/sim-swap/v1/retrieve-date", headers=token, json={"phoneNumber": number}
+    )
+    assert (date.status_code, date.json()) == (200, {"latestSimChange": None})
+    check = session.post(f"{PLAYGROUND_API}/sim-swap/v1/check", headers=token, json={"phoneNumber": number})
+    assert (check.status_code, check.json()["code"]) == (422, "NOT_SUPPORTED")

@@ -34,8 +34,7 @@ numbers:
     location: {latitude: 45.7578, longitude: 4.832, available: false}
   "+33700000003":   # a fix taken right now
     location: {latitude: 45.7578, longitude: 4.832, accuracy_m: 0.25, age_seconds: 0}
-  "+33700000004":   # a subscriber without any location
-    simSwap: {latestSimChange: now-3d}
+  "+33700000004": null   # known, but without any location
 overrides:
   - name: polygon
     match: {api: location-retrieval, operation: retrieve, phone_number: "+990100000001"}
@@ -284,12 +283,17 @@ def test_predefined_numbers(proxy):
         "radius": 1000,
     }
     assert 58 <= seconds_ago(retrieved["lastLocationTime"]) <= 65
-    # +990100000003 is not connected: it cannot be located, whatever maxAge says.
-    for max_age in (None, 0, 10**9):
+    # +990100000003 is not connected: it cannot be located, with any maxAge or none...
+    for max_age in (None, 10**9):
         dark = post(session, VERIFY, verify_body("+990100000003", *PARIS, max_age=max_age), token)
         assert (dark.status_code, dark.json()) == (200, {"verificationResult": "UNKNOWN"})
         lost = post(session, RETRIEVE, retrieve_body("+990100000003", max_age), token)
         assert error_of(lost)[:2] == (404, "LOCATION_RETRIEVAL.DEVICE_NOT_FOUND")
+    # ...but maxAge=0 asks for a fresh calculation, which it cannot make: both specs' 422.
+    fresh = post(session, VERIFY, verify_body("+990100000003", *PARIS, max_age=0), token)
+    assert error_of(fresh)[:2] == (422, "LOCATION_VERIFICATION.UNABLE_TO_FULFILL_MAX_AGE")
+    fresh = post(session, RETRIEVE, retrieve_body("+990100000003", 0), token)
+    assert error_of(fresh)[:2] == (422, "LOCATION_RETRIEVAL.UNABLE_TO_FULFILL_MAX_AGE")
 
 
 # maxAge ---------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ numbers:
     kyc: {givenName: Ana, familyName: Lopez}
   "+33622222222":
     location: {latitude: 45.0, longitude: 4.0, accuracy_m: 50, age_seconds: 10}
+  "+33633333333": null
 """
 
 
@@ -44,11 +45,18 @@ def test_rules_numbers_give_parts_and_take_the_rest_from_the_template(tmp_path, 
     template = state.playground.builtins.new_entry(NOW)
     assert found.part("reachability") == template["reachability"]
     assert found.part("deviceSwap") == template["deviceSwap"]
-    # A rules number without a location cannot be located, as before.
-    assert found.location is None
+    # A rules number given without a location is where the template puts it (Paris)...
+    assert (found.location.latitude, found.location.longitude) == (
+        template["location"]["latitude"],
+        template["location"]["longitude"],
+    )
 
     located = state.directory.subscriber("+33622222222", None)
     assert (located.location.latitude, located.location.accuracy_m) == (45.0, 50.0)
+    # ...and one given as null is known but cannot be located ("keep the number, drop its location").
+    unlocated = state.directory.subscriber("+33633333333", None)
+    assert unlocated is not None and unlocated.location is None
+    assert state.directory.location("+33633333333") is None
 
 
 def test_admin_numbers_win_for_their_client_only(tmp_path, schemas):
@@ -75,7 +83,7 @@ def test_predefined_profiles_and_unknown_numbers(tmp_path, schemas):
     assert swapped.part("simSwap") == {"latestSimChange": rfc3339(NOW - 3 * DAY)}
     # Every +990 number is predefined; the template answers for unlisted ones.
     assert state.directory.subscriber("+99077777777", None).part("roaming") == {"roaming": False}
-    assert state.directory.subscriber("+33633333333", "mine") is None
+    assert state.directory.subscriber("+33644444445", "mine") is None
 
 
 def test_a_user_defined_number_missing_a_part_reads_the_templates(tmp_path, schemas):

@@ -7,6 +7,8 @@ cassettes keep the URL the app asked for.
 
 from __future__ import annotations
 
+import contextlib
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from mitmproxy import ctx, exceptions, http
@@ -32,6 +34,10 @@ def to_flow_response(answer: Answer, method: str) -> http.Response:
     response = http.Response.make(answer.status, b"" if method == "HEAD" else answer.body, headers)
     if answer.reason:
         response.reason = answer.reason
+    elif not response.reason:
+        # mitmproxy's table lacks some (429 among them); a bare "429 " status line puzzles clients.
+        with contextlib.suppress(ValueError):  # a status Python does not name keeps no phrase
+            response.reason = HTTPStatus(answer.status).phrase
     return response
 
 

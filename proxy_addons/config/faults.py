@@ -67,7 +67,11 @@ class Fault:
         return times is not None and self.fired >= times
 
     def consider(self, facts: RequestFacts, now: float) -> bool:
-        """Count a request against the scope and trigger; True when the fault fires for it."""
+        """Count a request against the scope and trigger; True when the fault would fire for it.
+
+        Whether it does is the faults stage's call (`count_fired`): an answer fault that loses to one
+        listed before it is not spent, so `times=N` stays "the next N requests it answers". The `p`
+        draw happens here, once per matching request, so a seed gives the same run every time."""
         if not self.scope.matches(facts):
             return False
         self.matched += 1
@@ -76,10 +80,11 @@ class Fault:
             return False
         if self.matched <= self.get("after", 0) or self.exhausted:
             return False
-        if "p" in self.spec and self.rng.random() >= self.spec["p"]:
-            return False
+        return "p" not in self.spec or self.rng.random() < self.spec["p"]
+
+    def count_fired(self) -> None:
+        """The fault acted on a request (its latency, state change, answer or body was applied)."""
         self.fired += 1
-        return True
 
     def latency_seconds(self) -> float:
         low, _, high = str(self.get("ms", 1000)).partition("-")
@@ -101,16 +106,45 @@ class Fault:
 def parse_spec(text: str) -> dict[str, Any]:
     """`name:key=value,key=value` → {"fault": name, key: value, …}, numbers converted."""
     name, _, rest = text.strip().partition(":")
+    if "," in name or "=" in name:
+        # Keys before any colon: a comma where the colon belongs, most likely.
+        raise FaultError(f"fault {text!r}: write name:key=value,key=value (e.g. {_example(name, rest)})")
     record: dict[str, Any] = {"fault": name.strip()}
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, equals, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not equals or not key:
-            raise FaultError(f"{text!r}: expected key=value, got {item!r}")
+            raise FaultError(f"fault {text!r}: expected key=value, got {item!r}")
         if key in record:
-            raise FaultError(f"{text!r}: {key} is given twice")
-        record[key] = _number(key, value)
+            raise FaultError(f"fault {text!r}: {key} is given twice")
+        try:
+            record[key] = _number(key, value)
+        except FaultError as exc:
+            raise FaultError(f"fault {text!r}: {exc}") from None
     return record
+
+
+def _example(name: str, rest: str) -> str:
+    """The spec someone who wrote `name` (keys before the colon) most likely meant."""
+    items = [item.strip() for item in name.split(",") if item.strip()]
+    names = [item for item in items if "=" not in item]
+    if len(names) != 1:
+        return "service_unavailable:api=location-verification"
+    keys = [item for item in items if "=" in item] + ([rest.strip()] if rest.strip() else [])
+    return f"{names[0]}:{','.join(keys)}" if keys else names[0]
+
+
+def expand(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record whose `fault` is a whole spec (`{fault: "latency:ms=200", times: 2}`, as a scenario
+    file or the control API may give it) → one flat record; other records are returned as they are."""
+    flat = dict(record)
+    name = flat.get("fault")
+    if not isinstance(name, str) or not any(mark in name for mark in ":,="):
+        return flat
+    spec = parse_spec(name)
+    for key in spec.keys() & flat.keys() - {"fault"}:
+        raise FaultError(f"fault {name!r}: {key} is given twice")
+    return {**flat, **spec}
 
 
 def _number(key: str, value: str) -> Any:
@@ -136,8 +170,13 @@ class FaultFactory:
     def from_spec(self, text: str) -> Fault:
         return self.build(parse_spec(text), source=f"fault {text!r}")
 
-    def build(self, record: Mapping[str, Any], source: str = "fault") -> Fault:
-        record = dict(record)
+    def build(self, record: Mapping[str, Any], source: str | None = None) -> Fault:
+        """A fault from a record; `source` (e.g. a scenario file's `file:line:col`) prefixes errors."""
+        try:
+            record = expand(record)
+        except FaultError as exc:
+            raise FaultError(f"{source}: {exc}" if source else str(exc)) from None
+        source = source or "fault"
         problem = self.schemas.first_error("faults#Fault", record)
         if problem:
             raise FaultError(f"{source}: {problem}")

@@ -52,6 +52,9 @@ class NumberRule:
     location: Location | None
     # EntryData parts as written (relative date-times such as "now-3d" kept, resolved when read).
     parts: Mapping[str, Any] = field(default_factory=dict)
+    # A number given as a mapping without `location` is where the template puts it; one given as
+    # `null` is known but cannot be located ("keep the number, drop its location").
+    template_location: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ class _Layer:
                 number,
                 _location((entry or {}).get("location")),
                 {part: entry[part] for part in SUBSCRIBER_PARTS if entry and part in entry},
+                template_location=isinstance(entry, dict) and "location" not in entry,
             )
             for number, entry in data.get("numbers", {}).items()
         }

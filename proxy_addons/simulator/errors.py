@@ -89,8 +89,10 @@ _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
 def header_safe(text: str, limit: int = REASON_LIMIT) -> str:
-    """Printable ASCII only (no CR/LF from client input), and short."""
-    clean = _UNPRINTABLE.sub("?", text)
+    """Printable ASCII only (no CR/LF from client input), and short. Other characters are escaped
+    (a fullwidth digit in a phone number shows as \uff11, not as an anonymous '?')."""
+    escaped = text.replace("…", "...").encode("ascii", "backslashreplace").decode("ascii")
+    clean = _UNPRINTABLE.sub("?", escaped)
     return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 

@@ -56,10 +56,16 @@ class Directory:
         playground = self.playground
         return playground is not None and client_id is not None and playground.users.has(client_id, number)
 
+    def _rule_location(self, rule: NumberRule) -> Location | None:
+        if rule.location is None and rule.template_location and self.playground is not None:
+            now = self.playground.clock()
+            return location_of(self.playground.builtins.new_entry(now), now)
+        return rule.location
+
     def location(self, number: str, client_id: str | None = None) -> Location | None:
         """Where the network last located the device, or None if it cannot."""
         if number in self.numbers and not self._user_defined(number, client_id):
-            return self.numbers[number].location
+            return self._rule_location(self.numbers[number])
         playground = self.playground
         entry = playground.entry(number, client_id) if playground is not None else None
         return location_of(entry, playground.clock()) if entry is not None else None
@@ -77,7 +83,7 @@ class Directory:
             else:
                 data = dict(rule.parts)
             data.pop("location", None)  # the rules' own location form is the one that counts
-            return Subscriber(number, "rules", data, rule.location)
+            return Subscriber(number, "rules", data, self._rule_location(rule))
         if playground is None:
             return None
         origin: Origin = "user-defined" if self._user_defined(number, client_id) else "predefined"

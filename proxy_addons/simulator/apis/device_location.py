@@ -14,10 +14,9 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError
 
 from proxy_addons.config.rules import Location
-from proxy_addons.config.schemas import describe
 from proxy_addons.model import ApiResponse, parse_datetime
 from proxy_addons.simulator.apis.base import FaultAnswer
 from proxy_addons.simulator.apis.playground import DeviceErrors, PlaygroundApi, Refusal
@@ -54,22 +53,14 @@ class DeviceLocationApi(PlaygroundApi):
 
     # Validation ------------------------------------------------------------------------------
 
-    def validate(self, schema: str, body: Any, ctx: ApiContext) -> None:
-        found = list(ctx.schemas.validator(f"{self.name}#{schema}").iter_errors(body))
-        if not found:
-            return
-        first = best_match(found)
-        innermost = first
-        while innermost.context:  # as `describe` does: the closest alternative's own problem
-            innermost = best_match(innermost.context)
-        code = "INVALID_ARGUMENT"
-        if innermost.validator in RANGE_KEYWORDS:
-            code = self.out_of_range_code(tuple(innermost.absolute_path))
-        raise ApiError(400, code, describe(first))
+    def invalid_code(self, problem: ValidationError) -> tuple[str, str | None]:
+        if problem.validator in RANGE_KEYWORDS:
+            return self.out_of_range_code(tuple(problem.absolute_path))
+        return "INVALID_ARGUMENT", None
 
-    def out_of_range_code(self, path: tuple[Any, ...]) -> str:
-        """The 400 code for a value outside its range at `path` in the body."""
-        return "OUT_OF_RANGE"
+    def out_of_range_code(self, path: tuple[Any, ...]) -> tuple[str, str | None]:
+        """The 400 code (and message) for a value outside its range at `path` in the body."""
+        return "OUT_OF_RANGE", None
 
     # Device errors, Commonalities 0.4.0 ---------------------------------------------------------
 
@@ -94,6 +85,10 @@ class DeviceLocationApi(PlaygroundApi):
         `max_age` seconds (None: any age); None if it cannot locate it at all."""
         location = subscriber.location
         if location is None or not location.available:
+            if max_age == 0:
+                # Both specs: maxAge=0 asks for a fresh calculation; one the network cannot make is
+                # the 422, not "no location" (LR 0.3 and LV 1.0 info.description, "Max Age").
+                raise self.max_age_error(f"the network cannot locate {subscriber.number} now (maxAge 0)")
             return None
         if max_age is not None and (age := whole_seconds(location.age_seconds)) > max_age:
             raise self.max_age_error(

@@ -25,9 +25,6 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from jsonschema.exceptions import best_match
-
-from proxy_addons.config.schemas import describe
 from proxy_addons.model import ApiRequest, ApiResponse
 from proxy_addons.simulator.apis.base import JsonBody, Operation
 from proxy_addons.simulator.apis.playground import DeviceErrors, PlaygroundApi, Refusal
@@ -139,19 +136,5 @@ class DeviceStatusApi(PlaygroundApi):
                 f"this API answers {JSON} only (Accept: {', '.join(accept)})",
                 message=NOT_ACCEPTABLE,
             )
-
-    def validate(self, schema: str, body: Any, ctx: ApiContext) -> None:
-        """400 INVALID_ARGUMENT with the schema's first problem; an unknown field is "not allowed"."""
-        problems = list(ctx.schemas.validator(f"{self.name}#{schema}").iter_errors(body))
-        if not problems:
-            return
-        first = best_match(problems)
-        message = None
-        if ctx.profile == "orange" and first.validator == "additionalProperties":
-            known = first.schema.get("properties", {})
-            extra = next((key for key in first.instance if key not in known), None)
-            if extra is not None:
-                message = ".".join([*(str(p) for p in first.absolute_path), extra]) + " is not allowed"
-        raise ApiError(400, "INVALID_ARGUMENT", describe(first), message=message)
 
     # Errors of Device Status 0.6 (Commonalities 0.4.0) ---------------------------------------

@@ -38,9 +38,11 @@ class LocationRetrieval(DeviceLocationApi):
     required_scopes: ClassVar = {"retrieve": frozenset({SCOPE})}
     code_prefix = "LOCATION_RETRIEVAL"
 
-    def out_of_range_code(self, path: tuple[Any, ...]) -> str:
-        # 0.3.0's own 400 for a maxAge no location can meet (a negative one).
-        return "LOCATION_RETRIEVAL.MAXAGE_INVALID_ARGUMENT" if path == ("maxAge",) else "OUT_OF_RANGE"
+    def out_of_range_code(self, path: tuple[Any, ...]) -> tuple[str, str | None]:
+        # 0.3.0's own code and words for a maxAge it cannot take.
+        if path == ("maxAge",):
+            return "LOCATION_RETRIEVAL.MAXAGE_INVALID_ARGUMENT", "maxAge threshold cannot be satisfied"
+        return "OUT_OF_RANGE", None
 
     def run(
         self, operation: Operation, request: ApiRequest, token: Token, body: JsonBody, ctx: ApiContext

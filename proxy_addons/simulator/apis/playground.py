@@ -15,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from jsonschema.exceptions import ValidationError, best_match
+
+from proxy_addons.config.schemas import describe
 from proxy_addons.model import dig
 from proxy_addons.simulator.apis.base import BearerApi, Operation
 from proxy_addons.simulator.context import ApiContext
@@ -84,6 +87,31 @@ class PlaygroundApi(BearerApi):
                 message="Request must be authorized" if ctx.profile == "orange" else None,
             )
         super().authorise(operation, token, ctx)
+
+    # Validation --------------------------------------------------------------------------------
+
+    def validate(self, schema: str, body: Any, ctx: ApiContext) -> None:
+        """400 with the schema's first problem (in the reason header). The code is the version's
+        (`invalid_code`); an unknown field is "<field> is not allowed", as Orange's playground says
+        for `{"phoneNumber"}` where `{"device"}` belongs (observed, ORANGE-AND-CAMARA.md §6.1)."""
+        problems = list(ctx.schemas.validator(f"{self.name}#{schema}").iter_errors(body))
+        if not problems:
+            return
+        first = best_match(problems)
+        innermost = first
+        while innermost.context:  # as `describe` does: the closest alternative's own problem
+            innermost = best_match(innermost.context)
+        code, message = self.invalid_code(innermost)
+        if message is None and ctx.profile == "orange" and first.validator == "additionalProperties":
+            known = first.schema.get("properties", {})
+            extra = next((key for key in first.instance if key not in known), None)
+            if extra is not None:
+                message = ".".join([*(str(p) for p in first.absolute_path), extra]) + " is not allowed"
+        raise ApiError(400, code, describe(first), message=message)
+
+    def invalid_code(self, problem: ValidationError) -> tuple[str, str | None]:
+        """The 400 code (and the spec's message, if it has its own) for a schema problem."""
+        return "INVALID_ARGUMENT", None
 
     # The device ------------------------------------------------------------------------------
 
