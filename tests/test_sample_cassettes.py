@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 from conftest import orange_proxy_command
 
@@ -67,3 +68,20 @@ def test_the_script_records_the_same_scenarios_again(tmp_path):
     )
     for path in written:
         assert statuses(path) == statuses(CASSETTES / path.name)
+
+
+@pytest.mark.parametrize("name", ["playground-fraud-check", "playground-apis-tour"])
+def test_playground_samples_replay_in_process_with_orange_vcr(name, monkeypatch):
+    """A CI job with no proxy: the app's own requests session, answered by vcrpy from the sample."""
+    from proxy_addons.vcr import orange_vcr
+
+    script = load_script()
+    answered: list[int] = []
+    vcr = orange_vcr(cassette_library_dir=str(CASSETTES), record_mode="none")
+    with vcr.use_cassette(f"{name}.yaml") as played:
+        session = requests.Session()
+        session.trust_env = False
+        session.hooks["response"].append(lambda response, *a, **k: answered.append(response.status_code))
+        script.SCENARIOS[name](session)
+    assert answered == statuses(CASSETTES / f"{name}.yaml")
+    assert played.all_played

@@ -15,7 +15,8 @@ mitmproxy command) or as a mapping (a scenario file, the control API), validated
 
 Scope keys: api, operation, number (a phone number), client (a client_id). Trigger keys: times (the
 next N matching requests), after (skip the first N), p (probability) with seed, delay and for (a time
-window, in seconds from when the fault is added).
+window, in seconds from when the fault is added). A mapping's `fault` may be a whole spec too
+(`{fault: "latency:ms=200", times: 2}`).
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def expand(record: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(name, str) or not any(mark in name for mark in ":,="):
         return flat
     spec = parse_spec(name)
-    for key in spec.keys() & flat.keys() - {"fault"}:
+    for key in sorted((spec.keys() & flat.keys()) - {"fault"}):
         raise FaultError(f"fault {name!r}: {key} is given twice")
     return {**flat, **spec}
 

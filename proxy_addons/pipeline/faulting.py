@@ -66,8 +66,9 @@ class FaultStage:
         return bool(self.faults) or self.context.state.fault_made
 
     def fire(self, exchange: Exchange) -> tuple[list[Fault], float]:
-        """Count the request against every fault; apply the state faults that fire. Returns the faults
-        that fired and the latency to wait before anything else happens."""
+        """Count the request against every fault. Of those that would fire, the ones that act at once
+        fire here: every latency fault, and the state faults (their change is made now). Returns the
+        faults that would fire, in the order listed (for `decide`), and the latency to wait first."""
         assert self.context is not None
         state = self.context.state
         request, route = exchange.request, exchange.route
@@ -79,43 +80,73 @@ class FaultStage:
             facts = replace(facts, number=issued.phone_number)
         exchange.facts = facts
         now = state.clock()
-        fired = [fault for fault in self.faults if fault.consider(facts, now)]
-        for fault in fired:
-            if fault.kind == "token_expired":
+        candidates = [fault for fault in self.faults if fault.consider(facts, now)]
+        delay = 0.0
+        for fault in candidates:
+            if fault.kind == "latency":
+                delay += fault.latency_seconds()
+            elif fault.kind == "token_expired":
                 state.tokens.expire_by_fault(fault.get("client"))
             elif fault.kind == "subscription_revoked":
-                state.revocations.revoke(fault.id, fault.get("client"))
-        exchange.faults = [{"id": f.id, "fault": f.kind} for f in fired]
-        return fired, sum(f.latency_seconds() for f in fired if f.kind == "latency")
+                # Subscriptions are per API: `api=` takes that one only; no `api`, every one.
+                state.revocations.revoke(fault.id, fault.get("client"), fault.get("api"))
+            else:
+                continue
+            fault.count_fired()
+            self._note(exchange, candidates, fault)
+        return candidates, delay
 
-    def decide(self, exchange: Exchange, fired: Sequence[Fault]) -> Decision:
+    def decide(self, exchange: Exchange, candidates: Sequence[Fault]) -> Decision:
         """After any latency: the 401/403 fault-made state imposes, else the first answer or
         connection fault in the order listed. A body fault listed before it still applies to the
-        answer (a 418 with its body cut in half); the last body fault listed wins."""
+        answer (a 418 with its body cut in half); the last body fault listed wins. Only the faults
+        applied here count as fired: an answer fault listed after the winner keeps its turn."""
         ctx = self.context
         assert ctx is not None
         blocked = self._blocked(exchange, ctx)
         if blocked is not None:
             return Decision(answer=blocked.correlated(exchange.request))
-        mangle = None
-        for fault in fired:
-            if fault.kind in ANSWERS or fault.kind == "status":
-                answer = self._error_answer(fault, exchange, ctx).correlated(exchange.request)
-                return Decision(answer=answer, mangle=mangle)
-            if fault.kind == "reset":
-                return Decision(transport="reset", mangle=mangle)
-            if fault.kind == "hang":
-                return Decision(transport="hang", hang_seconds=fault.get("seconds", 600), mangle=mangle)
+        body: Fault | None = None
+        winner: Fault | None = None
+        for fault in candidates:
+            if not self._still_on(fault):
+                continue  # spent (or removed) by another request while this one waited
             if fault.kind in BODY_FAULTS:
-                mangle = fault.kind
-        return Decision(mangle=mangle)
+                body = fault
+            elif fault.kind in ANSWERS or fault.kind in ("status", "reset", "hang"):
+                winner = fault
+                break
+        if winner is not None and winner.kind in ("reset", "hang"):
+            body = None  # no answer for a body fault to act on
+        for fault in (body, winner):
+            if fault is not None:
+                fault.count_fired()
+                self._note(exchange, candidates, fault)
+        mangle = body.kind if body is not None else None
+        if winner is None:
+            return Decision(mangle=mangle)
+        if winner.kind == "reset":
+            return Decision(transport="reset")
+        if winner.kind == "hang":
+            return Decision(transport="hang", hang_seconds=winner.get("seconds", 600))
+        answer = self._error_answer(winner, exchange, ctx).correlated(exchange.request)
+        return Decision(answer=answer, mangle=mangle)
+
+    def _still_on(self, fault: Fault) -> bool:
+        return not fault.exhausted and any(f is fault for f in self.faults)
+
+    @staticmethod
+    def _note(exchange: Exchange, candidates: Sequence[Fault], fault: Fault) -> None:
+        """Add a fault that fired to the exchange's list (for the event log), in the order listed."""
+        fired = {entry["id"] for entry in exchange.faults} | {fault.id}
+        exchange.faults = [{"id": f.id, "fault": f.kind} for f in candidates if f.id in fired]
 
     def _blocked(self, exchange: Exchange, ctx: ApiContext) -> ApiResponse | None:
         if not ctx.state.fault_made:
             return None
         api, tokens, token = exchange.route.api, ctx.state.tokens, exchange.request.bearer_token
         client = exchange.facts.client_id if exchange.facts else None
-        if ctx.state.revocations.covers(client):
+        if ctx.state.revocations.covers(client, api.name):
             assert client is not None
             return api.revoked_answer(client, ctx)
         if api.takes_access_tokens and tokens.expired_by_fault(token):

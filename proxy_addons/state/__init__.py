@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from proxy_addons.config.rules import Rules
-from proxy_addons.state.clients import Clients, Revocations
+from proxy_addons.state.clients import Clients, Revocation, Revocations
 from proxy_addons.state.codes import AuthorizationCode, CodeError, CodeStore
 from proxy_addons.state.directory import Directory, Subscriber
 from proxy_addons.state.playground import Playground
@@ -26,6 +26,7 @@ __all__ = [
     "CodeStore",
     "Directory",
     "ProxyState",
+    "Revocation",
     "Revocations",
     "Subscriber",
     "Token",

@@ -41,15 +41,27 @@ class Clients:
         return rule is None or rule.apis is None or api in rule.apis
 
 
+@dataclass(frozen=True)
+class Revocation:
+    """What one `subscription_revoked` fault took away: `client_id`'s subscription (None: every
+    client's) to `api` (None: to every API, and the token endpoints no longer take its credentials)."""
+
+    client_id: str | None
+    api: str | None = None
+
+    def covers(self, client_id: str, api: str) -> bool:
+        return self.client_id in (None, client_id) and self.api in (None, api)
+
+
 @dataclass
 class Revocations:
-    """Subscriptions that faults removed, by fault id (client None: every client's). Runtime state:
-    kept across rules reloads, lifted when the fault is removed."""
+    """Subscriptions that faults removed, by fault id. Runtime state: kept across rules reloads,
+    lifted when the fault is removed."""
 
-    by_fault: dict[str, str | None] = field(default_factory=dict)
+    by_fault: dict[str, Revocation] = field(default_factory=dict)
 
-    def revoke(self, fault_id: str, client_id: str | None) -> None:
-        self.by_fault[fault_id] = client_id
+    def revoke(self, fault_id: str, client_id: str | None, api: str | None = None) -> None:
+        self.by_fault[fault_id] = Revocation(client_id, api)
 
     def lift(self, fault_id: str) -> None:
         self.by_fault.pop(fault_id, None)
@@ -57,8 +69,10 @@ class Revocations:
     def clear(self) -> None:
         self.by_fault.clear()
 
-    def covers(self, client_id: str | None) -> bool:
-        return client_id is not None and any(c in (None, client_id) for c in self.by_fault.values())
+    def covers(self, client_id: str | None, api: str) -> bool:
+        """Has a fault removed `client_id`'s subscription to `api` (the API's name; "oauth" for the
+        token endpoints, which only an every-API revocation, or one scoped to them, closes)?"""
+        return client_id is not None and any(r.covers(client_id, api) for r in self.by_fault.values())
 
     def __bool__(self) -> bool:
         return bool(self.by_fault)
