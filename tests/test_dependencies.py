@@ -98,3 +98,13 @@ def test_the_check_finds_undeclared_imports_wherever_they_are(tmp_path, monkeypa
     (tmp_path / "x.py").write_text(source)
     expected = [f"x.py imports {missing}, which pyproject.toml does not declare"] if missing else []
     assert _undeclared([tmp_path / "x.py"], _top_level_names(RUNTIME), set()) == expected
+
+
+def test_the_license_file_is_the_one_pyproject_names():
+    """pyproject says Apache-2.0; the repository and its distributions carry that license's text."""
+    root = Path(__file__).resolve().parent.parent
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["license"]
+    assert declared == "Apache-2.0"
+    text = (root / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text

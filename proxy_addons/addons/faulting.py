@@ -131,14 +131,16 @@ class Faults:
         self.stage.seen(exchange)
         if not self.stage.active:
             return  # no fault, no fault-made state: nothing more to look at
-        fired, delay = self.stage.fire(exchange)
+        candidates, delay = self.stage.fire(exchange)
         if exchange.faults:
-            flow.metadata[FAULT] = exchange.faults
+            flow.metadata[FAULT] = exchange.faults  # latency and state faults: fired already
         if delay:
             await asyncio.sleep(delay)  # only this flow waits; others go on
         if flow.response or flow.error:
             return
-        decision = self.stage.decide(exchange, fired)
+        decision = self.stage.decide(exchange, candidates)
+        if exchange.faults:
+            flow.metadata[FAULT] = exchange.faults  # and the answer and body faults that won
         if decision.mangle is not None:
             flow.metadata[MANGLE] = decision.mangle
         if decision.answer is not None:
@@ -163,6 +165,20 @@ class Faults:
         )
 
 
+# What a gateway in the path sends when the upstream dies mid-answer. No quote in it: a cut inside a
+# JSON string leaves that string open, so the body can never parse, whatever the API's answer was.
+GATEWAY_PAGE = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+def malformed(body: bytes) -> bytes:
+    """The first half of the real answer, then a gateway's HTML error page: the body still claims to
+    be the API's JSON, starts like it, and is not JSON (whichever API it is)."""
+    return body[: len(body) // 2] + GATEWAY_PAGE
+
+
 class BodyFaults:
     """Truncates or garbles an answer's body, after the recorder has kept the real one."""
 
@@ -177,5 +193,5 @@ class BodyFaults:
         if kind == "truncate":
             flow.response.content = body[: len(body) // 2]
         else:
-            flow.response.content = b'{"verificationResult": <html>502 Bad Gateway</html>'
+            flow.response.content = malformed(body)
         flow.metadata[ACTION] = f"{flow.metadata.get(ACTION, 'answered')}+{kind}"
