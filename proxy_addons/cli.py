@@ -58,11 +58,13 @@ def _add_proxy_flags(parser: argparse.ArgumentParser) -> None:
         "(default ~/.mitmproxy)",
     )
     net.add_argument(
-        "--proxy-mode",
+        "--mode",
+        "--proxy-mode",  # the name of earlier releases, kept as an alias
+        dest="proxy_mode",
         metavar="SPEC",
         action="append",
-        help="mitmproxy mode, e.g. regular (default), transparent, wireguard, "
-        "reverse:https://api.orange.com; repeatable",
+        help="mitmproxy's mode, spelled as mitmproxy spells it, e.g. regular (default), transparent, "
+        "wireguard, reverse:https://api.orange.com (--mode reverse:https://api.orange.com); repeatable",
     )
     net.add_argument(
         "--intercept-host",

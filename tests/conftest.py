@@ -28,7 +28,8 @@ from proxy_addons.integrations.standin import StandInServer, self_signed_certifi
 from proxy_addons.simulator.engine import Engine, Settings
 
 ORANGE = "https://api.orange.com"
-READY = re.compile(r"ready: proxy http://(?P<host>[^:\s]+):(?P<port>\d+); CA certificate (?P<ca>\S+)")
+# The first address of the ready line (reverse and other modes may list more).
+READY = re.compile(r"ready: proxy http://(?P<host>[^:\s]+):(?P<port>\d+)[^;]*; CA certificate (?P<ca>\S+)")
 
 # Which schema each documented path's answers follow; written here, independently of the proxy's router.
 PATH_SCHEMAS = {

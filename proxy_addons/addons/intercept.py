@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mitmproxy import ctx, exceptions, http, tls
+from mitmproxy.proxy.mode_specs import ReverseMode
 
 from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.convert import to_api_request
@@ -86,6 +87,11 @@ class Intercept:
         return any(h == host and (p is None or p == port) for h, p in self.hosts)
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+        mode = data.context.client.proxy_mode
+        if isinstance(mode, ReverseMode) and self.intercepts(*mode.address):
+            # Reverse mode to an intercept host: every client connection is for that host, whatever
+            # name the app used to reach the proxy (https://localhost:PORT, a LAN name, an IP).
+            return
         server = data.context.server.address
         host = data.client_hello.sni or (server[0] if server else "")
         port = server[1] if server else 443
