@@ -12,13 +12,44 @@ import pytest
 import requests
 import yaml
 from conftest import orange_proxy_command, recorder, stand_in
-from flows import CLIENT, DLV, NV, V3_TOKEN, bearer, dlv_body, lab_token, three_legged_token
+from flows import (
+    CLIENT,
+    DLV,
+    NV,
+    PLAYGROUND_API,
+    PLAYGROUND_TOKEN,
+    V3_TOKEN,
+    bearer,
+    dlv_body,
+    lab_token,
+    playground_token,
+    three_legged_token,
+)
 
 from proxy_addons.integrations.standin import serving
+
+CONTROL = "http://orange-proxy.test/api"
+SIM_SWAP_CHECK = PLAYGROUND_API + "/sim-swap/v1/check"
+ROAMING = PLAYGROUND_API + "/device-roaming-status/v0.6/retrieve"
+PLAYGROUND_NUMBER = "+990100000001"
 
 
 def verify(session, token, **body):
     return session.post(DLV, headers=bearer(token), json=dlv_body(**body))
+
+
+def add_fault(session, spec: str) -> dict:
+    added = session.post(CONTROL + "/faults", json={"fault": spec})
+    assert added.status_code == 201, added.text
+    return added.json()
+
+
+def check_sim_swap(session, token):
+    return session.post(SIM_SWAP_CHECK, headers=bearer(token), json={"phoneNumber": PLAYGROUND_NUMBER})
+
+
+def roaming(session, token):
+    return session.post(ROAMING, headers=bearer(token), json={"device": {"phoneNumber": PLAYGROUND_NUMBER}})
 
 
 def events(path) -> list[dict]:
@@ -80,21 +111,86 @@ def test_error_faults_in_each_apis_shape(proxy_factory):
 
 
 def test_subscription_revoked_refuses_api_calls_and_new_tokens(proxy_factory):
-    revoke = f"subscription_revoked:client={CLIENT[0]},after=1,api=location-verification"
-    proxy = proxy_factory("--fault", revoke)
+    """With no `api=`, every subscription of the client goes: its calls, and its token requests."""
+    proxy = proxy_factory("--fault", f"subscription_revoked:client={CLIENT[0]},after=1")
     session = proxy.session()
-    token = lab_token(session)
-    assert verify(session, token).status_code == 200
+    token = lab_token(session)  # the first matching request: let through
     refused = verify(session, token)
     assert refused.status_code == 403
     assert refused.json() == {
         "status": 403,
-        "message": f"Operation not allowed: the subscription of {CLIENT[0]} was removed",
+        "message": "Operation not allowed: "
+        f"the subscription of {CLIENT[0]} to location-verification was removed",
     }
     again = session.post(V3_TOKEN, auth=CLIENT, data={"grant_type": "client_credentials"})
     assert again.status_code == 401 and again.json()["error"] == "invalid_client"
+    playground = session.post(PLAYGROUND_TOKEN, auth=CLIENT, data={"grant_type": "client_credentials"})
+    assert playground.status_code == 401 and playground.json()["error"] == "invalid_client"
+    assert roaming(session, token).status_code == 403
     other = lab_token(session, ("another-app", "s"))
     assert verify(session, other).status_code == 200
+
+
+def test_subscription_revoked_for_one_api_takes_that_subscription_only(proxy_factory):
+    proxy = proxy_factory()
+    session = proxy.session()
+    fault = add_fault(session, f"subscription_revoked:api=device-roaming-status,client={CLIENT[0]}")
+    token = playground_token(session)
+    refused = roaming(session, token)
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "code": "FORBIDDEN",
+        "message": "Operation not allowed: "
+        f"the subscription of {CLIENT[0]} to device-roaming-status was removed",
+    }
+    assert roaming(session, token).status_code == 403  # from then on
+    assert check_sim_swap(session, token).status_code == 200  # other APIs keep answering
+    assert verify(session, lab_token(session)).status_code == 200
+    fresh = playground_token(session)  # the token endpoint still takes the client
+    assert roaming(session, fresh).status_code == 403 and check_sim_swap(session, fresh).status_code == 200
+    other = playground_token(session, ("another-app", "s"))  # client= narrows who
+    assert roaming(session, other).status_code == 200
+    assert session.delete(f"{CONTROL}/faults/{fault['id']}").status_code == 204
+    assert roaming(session, fresh).status_code == 200  # lifted with the fault
+
+
+def test_only_the_fault_that_answers_is_spent(proxy_factory, tmp_path):
+    """Two answer faults match: the first listed answers, the second keeps its turn for the next."""
+    log = tmp_path / "events.jsonl"
+    proxy = proxy_factory("--event-log", str(log), "--fault", "latency:ms=1,api=sim-swap,times=2")
+    session = proxy.session()
+    first = add_fault(session, "status:code=500,api=sim-swap,times=1")
+    second = add_fault(session, "service_unavailable:api=sim-swap,times=1")
+    token = playground_token(session)
+    assert [check_sim_swap(session, token).status_code for _ in range(3)] == [500, 503, 200]
+    listed = {f["fault"]: f for f in session.get(CONTROL + "/faults").json()["faults"]}
+    assert {k: (f["matched"], f["fired"], f["exhausted"]) for k, f in listed.items()} == {
+        "latency": (3, 2, True),  # every latency that matches fires
+        "status": (3, 1, True),
+        "service_unavailable": (3, 1, True),
+    }
+    exchanges = [
+        e for e in events(log) if e["type"] == "exchange" and e["request"]["route"] == "sim-swap/check"
+    ]
+    latency = listed["latency"]["id"]
+    assert [e.get("fault") for e in exchanges] == [
+        [{"id": latency, "fault": "latency"}, {"id": first["id"], "fault": "status"}],
+        [{"id": latency, "fault": "latency"}, {"id": second["id"], "fault": "service_unavailable"}],
+        None,
+    ]
+    assert [e["action"] for e in exchanges] == ["faulted", "faulted", "synthesised"]
+
+
+def test_a_body_fault_that_did_not_apply_is_not_spent(proxy_factory):
+    proxy = proxy_factory()
+    session = proxy.session()
+    add_fault(session, f"subscription_revoked:api=sim-swap,client={CLIENT[0]},times=1")
+    add_fault(session, "truncate:api=sim-swap,times=1")
+    token = playground_token(session)
+    assert check_sim_swap(session, token).status_code == 403  # the revocation's 403, whole
+    assert check_sim_swap(session, token).status_code == 403  # still revoked: the fault was not removed
+    listed = {f["fault"]: f for f in session.get(CONTROL + "/faults").json()["faults"]}
+    assert (listed["truncate"]["matched"], listed["truncate"]["fired"]) == (2, 0)
 
 
 def test_location_outdated_and_status_with_a_rule_body(proxy_factory, tmp_path):
@@ -234,6 +330,24 @@ def test_malformed_body_is_not_json_and_logged(proxy_factory, tmp_path):
     assert actions == ["synthesised", "synthesised+malformed", "synthesised"]
 
 
+def test_malformed_is_the_apis_own_answer_cut_by_a_gateway_page(proxy_factory):
+    """On any API (here roaming), not some other API's field: the real answer's start, then HTML."""
+    proxy = proxy_factory("--fault", "malformed:api=device-roaming-status,times=1")
+    broken_session = proxy.session()
+    broken_session.hooks["response"].clear()  # the client is meant to get a broken body here
+    token = playground_token(proxy.session())
+    broken = roaming(broken_session, token)
+    real = roaming(proxy.session(), token)  # times=1: the next one is whole (and schema-checked)
+    assert broken.status_code == real.status_code == 200
+    assert real.json()["roaming"] in (True, False)
+    with pytest.raises(ValueError):
+        broken.json()
+    half = real.content[: len(real.content) // 2]
+    assert broken.content.startswith(half + b"<html>")
+    assert b"<title>502 Bad Gateway</title>" in broken.content
+    assert b"verificationResult" not in broken.content
+
+
 def test_faults_apply_in_replay_mode(proxy_factory):
     cassette = str(
         Path(__file__).resolve().parent.parent / "cassettes" / "location-verification-success.yaml"
@@ -260,6 +374,12 @@ def test_faults_apply_in_replay_mode(proxy_factory):
         ("status", "a status fault needs code="),
         ("status:code=418,rule=nope", "no rules override is named 'nope'"),
         ("latency:ms", "expected key=value"),
+        (
+            "service_unavailable,api=kyc-match",
+            "fault 'service_unavailable,api=kyc-match': write name:key=value,key=value"
+            " (e.g. service_unavailable:api=kyc-match)",
+        ),
+        ("latency,ms=5:times=2", "(e.g. latency:ms=5,times=2)"),
     ],
 )
 def test_bad_faults_are_clear_errors(tmp_path, spec, message):
@@ -283,3 +403,59 @@ def test_a_number_scope_takes_the_device_a_3_legged_token_names(proxy_factory):
     assert session.get(NV + "/device-phone-number", headers=bearer(other)).status_code == 200
     refused = session.get(NV + "/device-phone-number", headers=bearer(mine))
     assert refused.status_code == 503
+
+
+COMMA_HINT = (
+    "fault 'service_unavailable,api=kyc-match': write name:key=value,key=value"
+    " (e.g. service_unavailable:api=kyc-match)"
+)
+
+
+def test_a_comma_for_the_colon_gets_the_same_hint_from_the_control_api_and_a_scenario(
+    proxy_factory, tmp_path
+):
+    session = proxy_factory().session()
+    for body in (
+        {"fault": "service_unavailable,api=kyc-match"},
+        {"fault": "service_unavailable,api=kyc-match", "times": 2},
+    ):
+        refused = session.post(CONTROL + "/faults", json=body)
+        assert refused.status_code == 400 and refused.json() == {"error": COMMA_HINT}
+    # What the hint says to write works in a structured fault too, other keys beside it.
+    taken = session.post(CONTROL + "/faults", json={"fault": "service_unavailable:api=kyc-match", "times": 2})
+    assert taken.status_code == 201
+    assert {k: taken.json()[k] for k in ("fault", "api", "times")} == {
+        "fault": "service_unavailable",
+        "api": "kyc-match",
+        "times": 2,
+    }
+    twice = session.post(CONTROL + "/faults", json={"fault": "latency:times=1", "times": 2})
+    assert twice.status_code == 400 and "times is given twice" in twice.json()["error"]
+
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("faults:\n  - {fault: 'service_unavailable,api=kyc-match', times: 1}\n")
+    result = subprocess.run(
+        [
+            *orange_proxy_command(),
+            "--listen-port",
+            "0",
+            "--confdir",
+            str(tmp_path),
+            "--faults",
+            str(scenario),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"{scenario}:2:13: {COMMA_HINT}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_scenario_fault_may_be_written_as_a_spec(proxy_factory, tmp_path):
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("faults:\n  - {fault: 'status:code=500,api=location-verification', times: 1}\n")
+    proxy = proxy_factory("--faults", str(scenario))
+    session = proxy.session()
+    token = lab_token(session)
+    assert [verify(session, token).status_code for _ in range(2)] == [500, 200]

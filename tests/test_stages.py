@@ -189,6 +189,38 @@ def test_a_body_fault_listed_before_an_answer_fault_applies_to_that_answer():
     in_proxy(check)
 
 
+def test_an_answer_fault_spent_while_a_request_waited_does_not_answer_that_one_too():
+    # Both requests would fire the times=1 fault on arrival; the first to be answered spends it.
+    async def check(addons) -> None:
+        faults = addon(addons, "orange_faults")
+        faults.add("latency:ms=100,api=location-verification")
+        once = faults.add("service_unavailable:api=location-verification,times=1")
+        token = lab_token(addons)
+        flows = await asyncio.gather(
+            *(run_flow(addons, api_flow("POST", DLV_PATH, DLV_BODY, token)) for _ in range(2))
+        )
+        assert sorted(flow.response.status_code for flow in flows) == [200, 503]
+        assert (once.matched, once.fired, once.exhausted) == (2, 1, True)
+
+    in_proxy(check)
+
+
+def test_a_body_fault_before_a_reset_has_no_body_to_act_on_and_keeps_its_turn():
+    async def check(addons) -> None:
+        faults = addon(addons, "orange_faults")
+        truncate = faults.add("truncate:api=location-verification,times=1")
+        reset = faults.add("reset:api=location-verification,times=1")
+        token = lab_token(addons)
+        killed = await run_flow(addons, api_flow("POST", DLV_PATH, DLV_BODY, token))
+        assert killed.error is not None
+        assert killed.metadata[FAULT] == [{"id": reset.id, "fault": "reset"}]
+        assert (truncate.fired, reset.fired) == (0, 1)
+        cut = await run_flow(addons, api_flow("POST", DLV_PATH, DLV_BODY, token))
+        assert cut.metadata[ACTION] == "synthesised+truncate" and truncate.fired == 1
+
+    in_proxy(check)
+
+
 def test_recording_keeps_the_request_headers_as_forwarded(tmp_path):
     # An HTTP/2 client sends no Host header; the --upstream rewrite adds it, and the cassette keeps it.
     cassette = tmp_path / "new.yaml"

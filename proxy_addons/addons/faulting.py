@@ -8,6 +8,7 @@ recorder, so a cassette always keeps what the upstream really said, and truncate
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +20,7 @@ from proxy_addons.addons.core import Core
 from proxy_addons.addons.eventlog import EventLog
 from proxy_addons.addons.stages import ACTION, FAULT, MANGLE, ours
 from proxy_addons.config import yamlfile
-from proxy_addons.config.faults import Fault, FaultError, FaultFactory
+from proxy_addons.config.faults import Fault, FaultError, FaultFactory, expand
 from proxy_addons.messages import logger, say
 from proxy_addons.pipeline.faulting import FaultStage
 from proxy_addons.pipeline.sources import Answer
@@ -70,6 +71,16 @@ class Faults:
     def _scenario(self, path: str) -> list[Fault]:
         file = yamlfile.load(path)
         assert self.core.schemas is not None
+        items = file.data.get("faults") if isinstance(file.data, dict) else None
+        if isinstance(items, list):
+            # A `fault:` may be a whole spec: flatten each before the schema looks at the keys.
+            flat = []
+            for i, item in enumerate(items):
+                try:
+                    flat.append(expand(item) if isinstance(item, dict) else item)
+                except FaultError as exc:
+                    raise FaultError(f"{file.position(('faults', i, 'fault'))}: {exc}") from None
+            file = dataclasses.replace(file, data={**file.data, "faults": flat})
         yamlfile.validate(
             file,
             self.core.schemas,

@@ -109,9 +109,10 @@ class Api:
         )
 
     def revoked_answer(self, client_id: str, ctx: ApiContext) -> ApiResponse:
-        """The answer once a fault removed the client's subscription."""
+        """The answer once a fault removed the client's subscription to this API (or to every API)."""
         return self.error(
-            ApiError(403, "PERMISSION_DENIED", f"the subscription of {client_id} was removed"), ctx
+            ApiError(403, "PERMISSION_DENIED", f"the subscription of {client_id} to {self.name} was removed"),
+            ctx,
         )
 
     def expired_answer(self, ctx: ApiContext) -> ApiResponse:
