@@ -73,6 +73,14 @@ def _add_proxy_flags(parser: argparse.ArgumentParser) -> None:
         help="host whose traffic the proxy answers (repeatable; default api.orange.com); others pass through",
     )
     net.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no request lines and no log lines below warnings (as mitmdump -q); the ready line and "
+        "errors stay. Finer: --set flow_detail=0..4 (request lines, as mitmdump), "
+        "--set termlog_verbosity=warn",
+    )
+    net.add_argument(
         "--set",
         metavar="NAME=VALUE",
         dest="sets",
@@ -126,7 +134,13 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_cassette_flags(parser: argparse.ArgumentParser, recording: bool) -> None:
     group = parser.add_argument_group("cassette")
-    group.add_argument("--cassette", metavar="FILE", required=True, help="the cassette (vcrpy YAML)")
+    group.add_argument(
+        "--cassette",
+        metavar="FILE",
+        required=True,
+        help="the cassette (vcrpy YAML), e.g. --cassette cassettes/login.yaml"
+        + ("" if recording else "; it must exist (record it with `orange-proxy record --cassette FILE`)"),
+    )
     if recording:
         group.add_argument(
             "--record-mode",
@@ -143,6 +157,18 @@ def _add_cassette_flags(parser: argparse.ArgumentParser, recording: bool) -> Non
         "--exhausted",
         choices=values(Exhausted),
         help="once every recorded answer to a request was served: repeat (default) the last, or miss",
+    )
+    group.add_argument(
+        "--allow-misses",
+        action="store_true",
+        help="exit with status 0 even when a request missed the cassette (by default such a run exits "
+        "with status 1 when it stops, so CI fails), e.g. while a cassette is being completed",
+    )
+    group.add_argument(
+        "--require-all-played",
+        action="store_true",
+        help="exit with status 3 when interactions of the cassette were never played (the app stopped "
+        "making a request the cassette expects)",
     )
     group.add_argument(
         "--ignore-json-field", metavar="FIELD", action="append", help="JSON field replay ignores"
@@ -183,6 +209,16 @@ def _add_cassette_flags(parser: argparse.ArgumentParser, recording: bool) -> Non
         )
 
 
+# The verdict of a record or replay run, for CI (see proxy_addons.addons.verdict).
+EXIT_STATUSES = """\
+exit status, when the proxy stops (SIGINT/SIGTERM), after a summary of the run:
+  0  every request was answered as planned
+  1  a request missed the cassette (unless --allow-misses)
+  2  the proxy could not start (bad flag or option, rules, a cassette to replay that does not exist)
+  3  with --require-all-played: interactions of the cassette were never played
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orange-proxy",
@@ -204,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         "record",
         help="forward to the real api.orange.com (or --upstream) and record every exchange, scrubbed",
         description="Start the proxy in record mode.",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_proxy_flags(record)
     _add_cassette_flags(record, recording=True)
@@ -214,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
         "replay",
         help="answer from a cassette, with no network at all",
         description="Start the proxy in replay mode.",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_proxy_flags(replay)
     _add_cassette_flags(replay, recording=False)
@@ -244,6 +284,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     standin.add_argument("--gzip", action="store_true", help="gzip every answer")
     _add_engine_flags(standin)
+
+    ca = commands.add_parser(
+        "ca",
+        help="print the path of the CA clients must trust (made if missing), and how to install it",
+        description="Print the path of mitmproxy's CA certificate, the one the proxy signs with, on the\n"
+        "first line (made in the confdir the way mitmproxy makes it if there is none yet), then install\n"
+        "steps for programs, Android (user CA + network_security_config, emulator system store), iOS and\n"
+        "http://mitm.it. Exit status 2, with a message, if the confdir or a file cannot be used.",
+        epilog="examples:\n"
+        "  orange-proxy ca\n"
+        "  CA=$(orange-proxy ca --quiet)\n"
+        "  orange-proxy ca --confdir ./proxy-conf --bundle ca-bundle.pem\n"
+        "  orange-proxy ca --android ./android-ca   # then adb push ./android-ca/<hash>.0 ...",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ca.add_argument(
+        "--confdir",
+        metavar="DIR",
+        help="mitmproxy's confdir, as given to the proxy (default ~/.mitmproxy), e.g. --confdir ./proxy-conf",
+    )
+    ca.add_argument(
+        "--bundle",
+        metavar="FILE",
+        help="also write FILE: the CA, then certifi's public roots, for clients that reach other hosts "
+        "through the proxy too, e.g. --bundle ca-bundle.pem (then REQUESTS_CA_BUNDLE=ca-bundle.pem)",
+    )
+    ca.add_argument(
+        "--android",
+        metavar="DIR",
+        help="also write DIR/<subject_hash_old>.0, the CA as an Android system store file (PEM) for "
+        "/system/etc/security/cacerts on an emulator, e.g. --android ./android-ca",
+    )
+    ca.add_argument(
+        "-q", "--quiet", action="store_true", help="print the CA path only, e.g. CA=$(orange-proxy ca -q)"
+    )
 
     commands.add_parser(
         "addon-path",
@@ -284,7 +359,12 @@ FLAG_OPTIONS = {
     "control_token": "orange_control_token",
 }
 # Switches that only ever turn something on.
-SWITCH_OPTIONS = {"upstream_insecure": "ssl_insecure", "pseudonymise_numbers": "orange_pseudonymise_numbers"}
+SWITCH_OPTIONS = {
+    "upstream_insecure": "ssl_insecure",
+    "pseudonymise_numbers": "orange_pseudonymise_numbers",
+    "allow_misses": "orange_allow_misses",
+    "require_all_played": "orange_require_all_played",
+}
 
 
 def proxy_options(args: argparse.Namespace, mode: str) -> dict[str, object]:
@@ -297,10 +377,12 @@ def proxy_options(args: argparse.Namespace, mode: str) -> dict[str, object]:
     for dest, option in SWITCH_OPTIONS.items():
         if getattr(args, dest, False):
             options[option] = True
+    if getattr(args, "quiet", False):
+        options.update(flow_detail=0, termlog_verbosity="warn")
     return options
 
 
-COMMANDS = ("synth", "record", "replay", "cassette", "standin", "addon-path")
+COMMANDS = ("synth", "record", "replay", "cassette", "standin", "addon-path", "ca")
 
 
 def preflight(args: argparse.Namespace) -> str | None:
@@ -342,6 +424,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_files(args.files)
     if args.command == "standin":
         return _standin(args)
+    if args.command == "ca":
+        from proxy_addons.ca import run
+
+        return run(args)
     problem = preflight(args)
     if problem:
         print(say(problem), file=sys.stderr)

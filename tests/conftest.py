@@ -36,6 +36,8 @@ PATH_SCHEMAS = {
     "/openidconnect/playground/v1.0/authorize": ("oauth", "authorize"),
     "/openidconnect/playground/v1.0/token": ("oauth", "playground-token"),
     "/oauth/v3/token": ("oauth", "v3-token"),
+    "/openidconnect/playground/v1.0/.well-known/openid-configuration": ("oauth", "openid-configuration"),
+    "/openidconnect/playground/v1.0/jwks": ("oauth", "jwks"),
     "/camara/playground/api/number-verification/v1/verify": ("number-verification", "verify"),
     "/camara/playground/api/number-verification/v1/device-phone-number": (
         "number-verification",

@@ -97,10 +97,19 @@ def test_toggle_a_fault_on_the_page_then_clear_it(browser, proxy_factory):
         page.wait_for_selector("#faults li[data-fault-id]")
         assert expired.get_attribute("aria-pressed") == "true"
         assert app.post(DLV, headers=bearer(token), json=dlv_body()).status_code == 401
-        expired.click()
-        page.wait_for_selector("#faults li", state="detached")
+        # token_expired fires once: used up, its toggle turns off by itself and the list says so.
+        expect(expired).to_have_attribute("aria-pressed", "false")
+        expect(page.locator("#faults li")).to_contain_text("used up")
         fresh = lab_token(app)  # a new token works: the expiry was real, not a permanent 401
         assert app.post(DLV, headers=bearer(fresh), json=dlv_body()).status_code == 200
+        # A tap arms a fresh one in place of the used-up one; the next tap turns it off.
+        expired.click()
+        expect(expired).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#faults li")).to_have_count(1)
+        expect(page.locator("#faults li")).not_to_contain_text("used up")
+        expired.click()
+        page.wait_for_selector("#faults li", state="detached")
+        assert expired.get_attribute("aria-pressed") == "false"
 
         page.fill("#spec", "status:code=404,times=1")
         page.get_by_role("button", name="Add").click()
@@ -171,5 +180,61 @@ def test_the_page_shows_markup_as_text(browser, proxy_factory):
         assert markup in page.locator("#events").text_content()  # the fault-added event
         assert page.evaluate("window.pwned === undefined")
         assert page.locator("main img").count() == 0
+    finally:
+        context.close()
+
+
+def test_the_page_says_loading_until_the_proxy_answers(browser, proxy_factory):
+    """Before its first answer the page cannot know: it says so, not "No faults … Nothing yet"."""
+    proxy = proxy_factory("--fault", "latency:ms=1,times=1")
+    context = browser.new_context(proxy={"server": proxy.url}, viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    held = []
+    page.route("**/api/state", lambda route: held.append(route))  # no answer until released
+    try:
+        page.goto(PAGE)
+        page.wait_for_function("document.readyState === 'complete'")
+        page.wait_for_timeout(300)
+        assert held, "the page asked for the state"
+        expect(page.locator("#faults-loading")).to_be_visible()
+        expect(page.locator("#events-loading")).to_be_visible()
+        expect(page.locator("#no-faults")).to_be_hidden()
+        expect(page.locator("#no-events")).to_be_hidden()
+        for route in held:
+            route.continue_()
+        page.unroute("**/api/state")
+        expect(page.locator("#live")).to_have_text("live")
+        expect(page.locator("#faults li")).to_have_count(1)  # the fault given at start
+        expect(page.locator("#faults-loading")).to_be_hidden()
+        expect(page.locator("#no-faults")).to_be_hidden()
+        expect(page.locator("#events li")).to_contain_text("fault added")  # logged at start
+        expect(page.locator("#events-loading")).to_be_hidden()
+        page.get_by_role("button", name="Clear all").click()
+        expect(page.locator("#no-faults")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_the_event_list_shows_why_an_answer_is_an_error(browser, proxy_factory):
+    proxy = proxy_factory()
+    app = proxy.session()
+    token = lab_token(app)
+    context, page = open_page(browser, proxy)
+    try:
+        assert app.post(DLV, headers=bearer("not-a-token"), json=dlv_body()).status_code == 401
+        refused = page.locator("#events li[data-action='synthesised']").first
+        expect(refused).to_contain_text("401")
+        expect(refused.locator(".reason")).to_have_text("invalid access token")
+        toggle(page, "Service unavailable 503").click()
+        page.wait_for_selector("#faults li[data-fault-id]")
+        assert app.post(DLV, headers=bearer(token), json=dlv_body()).status_code == 503
+        faulted = page.locator("#events li[data-action='faulted']").first
+        expect(faulted.locator(".reason")).to_have_text("injected fault: service_unavailable")
+        page.get_by_role("button", name="Clear all").click()
+        page.wait_for_selector("#faults li", state="detached")
+        assert app.post(DLV, headers=bearer(token), json=dlv_body()).status_code == 200
+        expect(page.locator("#events li[data-action='synthesised']").first).to_contain_text("200")
+        assert page.locator("#events li[data-action='synthesised']").first.locator(".reason").count() == 0
     finally:
         context.close()

@@ -71,7 +71,7 @@ def test_token_expired_then_a_new_token_works(proxy_factory, tmp_path):
     fresh = lab_token(session)
     assert [verify(session, fresh).status_code for _ in range(3)] == [200, 200, 200]  # fires once
     logged = events(log)
-    faulted = [e for e in logged if e.get("fault")]
+    faulted = [e for e in logged if e["type"] == "exchange" and e.get("fault")]
     assert faulted[0]["fault"][0]["fault"] == "token_expired" and faulted[0]["status"] == 401
     assert [e["action"] for e in logged if e["type"] == "exchange"][:3] == [
         "synthesised",

@@ -14,6 +14,7 @@ import pytest
 from proxy_addons.cassettes.cassette import Cassette
 from proxy_addons.cassettes.model import Interaction, Request, Response
 from proxy_addons.scrubbing import Scrubber, ScrubConfig, is_placeholder, leaks
+from proxy_addons.scrubbing.idtokens import cassette_key
 
 ORANGE = "https://api.orange.com"
 AUTHORIZE = ORANGE + "/openidconnect/playground/v1.0/authorize"
@@ -215,10 +216,11 @@ def test_secret_query_parameters_in_the_request_uri(name, placeholder):
     assert secret not in text(scrubbed)
 
 
-def test_id_token_in_a_uri_becomes_an_unsigned_jwt():
+def test_id_token_in_a_uri_is_signed_again_by_the_cassette_key():
     scrubbed = Scrubber().scrub(Interaction(get(f"{REDIRECT}?id_token={ID_TOKEN}"), ok()))
     value = scrubbed.request.uri.split("id_token=")[1]
-    assert jwt_part(value, 1) == {"scrubbed": "SCRUBBED-ID-TOKEN-0001"}
+    assert jwt_part(value, 0)["scrubbed"] == "SCRUBBED-ID-TOKEN-0001"
+    assert jwt_part(value, 1) == jwt_part(ID_TOKEN, 1)  # its claims kept (issue 11)
     assert ID_TOKEN not in text(scrubbed)
 
 
@@ -252,11 +254,12 @@ def test_secret_form_fields(name, kind):
     assert secret not in text(scrubbed)
 
 
-def test_id_token_form_field_becomes_an_unsigned_jwt():
+def test_id_token_form_field_is_signed_again_by_the_cassette_key():
     scrubbed = Scrubber().scrub(Interaction(post_form(TOKEN, f"id_token_hint=x&id_token={ID_TOKEN}"), ok()))
     assert scrubbed.request.body is not None
     value = scrubbed.request.body.decode().split("id_token=")[1]
-    assert jwt_part(value, 0) == {"alg": "none", "typ": "JWT"}
+    assert jwt_part(value, 0)["alg"] == "RS256"
+    assert jwt_part(value, 0)["kid"] == cassette_key().kid
     assert b"id_token_hint=x&" in scrubbed.request.body
 
 
@@ -290,13 +293,18 @@ def test_token_response_json_is_scrubbed_and_content_length_recomputed():
         assert secret not in text(scrubbed)
 
 
-def test_id_token_becomes_a_decodable_unsigned_jwt():
+def test_id_token_keeps_its_claims_signed_by_the_cassette_key():
     scrubbed = Scrubber().scrub(Interaction(get(TOKEN), token_response(id_token=ID_TOKEN)))
     token = body_json(scrubbed.response)["id_token"]
     _, _, signature = token.split(".")
-    assert jwt_part(token, 0) == {"alg": "none", "typ": "JWT"}
-    assert jwt_part(token, 1) == {"scrubbed": "SCRUBBED-ID-TOKEN-0001"}
-    assert signature == ""
+    header = jwt_part(token, 0)
+    assert (header["alg"], header["kid"], header["scrubbed"]) == (
+        "RS256",
+        cassette_key().kid,
+        "SCRUBBED-ID-TOKEN-0001",
+    )
+    assert jwt_part(token, 1) == jwt_part(ID_TOKEN, 1)
+    assert signature and signature not in ID_TOKEN
     assert is_placeholder(token)
 
 
@@ -428,7 +436,7 @@ def test_numbering_continues_after_the_existing_interactions():
     )
     data = body_json(new.response)
     assert data["access_token"] == "SCRUBBED-ACCESS-TOKEN-0005"
-    assert jwt_part(data["id_token"], 1) == {"scrubbed": "SCRUBBED-ID-TOKEN-0002"}
+    assert jwt_part(data["id_token"], 0)["scrubbed"] == "SCRUBBED-ID-TOKEN-0002"
     assert new.request.uri.endswith("code=SCRUBBED-CODE-0002")
 
 

@@ -20,6 +20,7 @@ from proxy_addons.addons.eventlog import EventLog
 from proxy_addons.addons.faulting import BodyFaults, Faults
 from proxy_addons.addons.intercept import Intercept
 from proxy_addons.addons.recorder import Recorder
+from proxy_addons.addons.verdict import Verdict
 from proxy_addons.config.schemas import SchemaStore
 from proxy_addons.simulator.apis import ALL_APIS, Api
 
@@ -31,6 +32,7 @@ def default_addons(apis: Sequence[Api] = ALL_APIS, schemas: SchemaStore | None =
     cassettes = Cassettes()
     events = EventLog(core.exchanges)
     faults = Faults(core, events)
+    recorder = Recorder(core, cassettes)
     return [
         core,
         cassettes,
@@ -38,9 +40,10 @@ def default_addons(apis: Sequence[Api] = ALL_APIS, schemas: SchemaStore | None =
         Intercept(core, cassettes),
         faults,
         AnswerStage(core, cassettes),
-        Recorder(core, cassettes),
+        recorder,
         BodyFaults(),  # after the recorder: cassettes keep the real body
         events,  # last: it sees what every stage did, and ends the flow's exchange
+        Verdict(cassettes, recorder),  # the run's tally, its summary and exit status at the end
     ]
 
 
@@ -54,5 +57,6 @@ __all__ = [
     "Faults",
     "Intercept",
     "Recorder",
+    "Verdict",
     "default_addons",
 ]

@@ -89,6 +89,8 @@ class AnswerStage:
             flow.metadata[MISS] = exchange.miss
         if isinstance(outcome, Answer):
             flow.response = to_flow_response(outcome, flow.request.method)
+            # In the request's HTTP version, as a server would answer (and as the console line shows).
+            flow.response.http_version = flow.request.http_version
             if outcome.replay:
                 flow.is_replay = "response"  # as mitmproxy's own server playback marks it
             if outcome.action != "none":

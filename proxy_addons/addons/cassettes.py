@@ -106,9 +106,18 @@ class Cassettes:
         if not ctx.options.orange_cassette:
             raise exceptions.OptionsError(say(f"{ctx.options.orange_mode} mode needs orange_cassette"))
         options = ctx.options
+        path = os.path.expanduser(options.orange_cassette)
+        if options.orange_mode == Mode.REPLAY and not os.path.exists(path):
+            # Replaying nothing would answer 502 to every request: refuse before listening.
+            raise exceptions.OptionsError(
+                say(
+                    f"no cassette at {os.path.abspath(path)} to replay; record it first with "
+                    f"`orange-proxy record --cassette {options.orange_cassette}`, or check the path"
+                )
+            )
         try:
             self.tape = Tape(
-                os.path.expanduser(options.orange_cassette),
+                path,
                 MatchConfig(
                     ignore_json_fields=frozenset(options.orange_ignore_json_fields),
                     match_headers=tuple(h.lower() for h in options.orange_match_headers),
@@ -130,3 +139,35 @@ class Cassettes:
             self.tape.replayable,
             "" if self.tape.existed else ", new",
         )
+
+    def running(self) -> None:
+        # Said once at start: `once` on an existing cassette records nothing, which surprises people.
+        if self.tape is not None and ctx.options.orange_mode == Mode.RECORD:
+            log.info("%s", record_mode_meaning(ctx.options.orange_record_mode, self.tape.existed))
+
+
+def record_mode_meaning(record_mode: str, existed: bool) -> str:
+    """What `record_mode` does with this cassette, in a sentence for the start of a record run."""
+    if record_mode == RecordMode.ONCE and existed:
+        return (
+            "record mode once: the cassette exists, so nothing is recorded: requests are replayed from it "
+            "and one it cannot answer misses (see --miss). To record, use --record-mode new_episodes "
+            "(keep these, record the rest) or --record-mode all (forward and record everything), or "
+            "delete the file"
+        )
+    if record_mode == RecordMode.ONCE:
+        return "record mode once: the cassette is new: every exchange is forwarded and recorded"
+    if record_mode == RecordMode.NEW_EPISODES:
+        return (
+            "record mode new_episodes: requests the cassette answers are replayed; the rest are forwarded "
+            "and recorded, appended to it"
+        )
+    if record_mode == RecordMode.ALL:
+        return "record mode all: every request is forwarded and recorded" + (
+            ", appended after the interactions already there (which are not replayed)" if existed else ""
+        )
+    if not existed:
+        return "record mode none: replay only, and the cassette does not exist: every request misses"
+    return "record mode none: replay only: nothing is forwarded or recorded; a request the cassette " + (
+        "cannot answer misses (see --miss)"
+    )

@@ -3,9 +3,12 @@ requests, rules, state, the APIs' context; the synthesiser only when a plan can 
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
+import yaml
 from mitmproxy import ctx, exceptions
 
 from proxy_addons.addons.stages import check_choices
@@ -19,10 +22,44 @@ from proxy_addons.simulator.context import ApiContext
 from proxy_addons.simulator.engine import Engine, Settings, context
 from proxy_addons.simulator.routing import Router
 from proxy_addons.state import ProxyState
+from proxy_addons.state.keys import KeyFileError, SigningKey, in_confdir
 
 log = logger(__name__)
 
-ENGINE_OPTIONS = {"orange_rules", "orange_profile", "orange_token_lifetime", "orange_code_lifetime"}
+ENGINE_OPTIONS = {
+    "orange_rules",
+    "orange_profile",
+    "orange_token_lifetime",
+    "orange_code_lifetime",
+    "confdir",  # holds the id_token signing key
+}
+OUR_PREFIX = "orange_"
+CONFIG_FILES = ("config.yaml", "config.yml")  # what mitmproxy reads from the confdir
+
+
+def unknown_option_problem(deferred: Mapping[str, Any], known: Iterable[str], confdir: str) -> str | None:
+    """What is wrong when an `orange_*` option nobody declares was given (mitmproxy keeps unknown
+    options aside, "deferred", in case an addon declares them later: a typo would be ignored).
+    Names the config file that holds the key, and the closest option we do have."""
+    ours = sorted(k for k in known if k.startswith(OUR_PREFIX))
+    unknown = sorted(k for k in deferred if k.startswith(OUR_PREFIX) and k not in ours)
+    if not unknown:
+        return None
+    key = unknown[0]
+    # Compared without the prefix every candidate shares (it would make anything look close).
+    cut = len(OUR_PREFIX)
+    close = difflib.get_close_matches(key[cut:], [k[cut:] for k in ours], n=1)
+    hint = f" (did you mean {OUR_PREFIX}{close[0]}?)" if close else " (see `orange-proxy --help`)"
+    for name in CONFIG_FILES:
+        path = os.path.join(os.path.expanduser(confdir), name)
+        try:
+            with open(path, encoding="utf-8") as file:
+                data = yaml.safe_load(file)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # mitmproxy reports a file it cannot read; this one did not give the key
+        if isinstance(data, dict) and key in data:
+            return f"{path}: unknown option {key}{hint}"
+    return f"unknown option {key}, given with --set{hint}"
 
 
 class Core:
@@ -41,6 +78,7 @@ class Core:
         self.schemas: SchemaStore | None = None
         self.context: ApiContext | None = None
         self._engine: Engine | None = None
+        self._key: tuple[str, SigningKey] | None = None  # (confdir, its id_token key)
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -80,6 +118,9 @@ class Core:
             options.update(connection_strategy="lazy")
 
     def configure(self, updated: set[str]) -> None:
+        problem = unknown_option_problem(ctx.options.deferred, ctx.options.keys(), ctx.options.confdir)
+        if problem:
+            raise exceptions.OptionsError(say(problem))
         check_choices(updated, {"orange_mode": Mode, "orange_profile": Profile})
         if updated & ENGINE_OPTIONS or self.rules is None:
             self._build()
@@ -90,6 +131,7 @@ class Core:
                 profile=ctx.options.orange_profile,
                 token_lifetime=ctx.options.orange_token_lifetime,
                 code_lifetime=ctx.options.orange_code_lifetime,
+                signing_key=self._signing_key(),
             )
         except ValueError as exc:
             raise exceptions.OptionsError(say(str(exc))) from None
@@ -109,6 +151,16 @@ class Core:
         self.settings, self.schemas, self.rules = settings, store, rules
         self.context = context(rules, settings, store, self.state, self.router)
         self._engine = None  # rebuilt on first use, over the new context
+
+    def _signing_key(self) -> SigningKey:
+        """The id_token key kept in mitmproxy's confdir, read once per confdir."""
+        confdir = os.path.expanduser(ctx.options.confdir)
+        if self._key is None or self._key[0] != confdir:
+            try:
+                self._key = (confdir, in_confdir(confdir))
+            except KeyFileError as exc:
+                raise exceptions.OptionsError(say(str(exc))) from None
+        return self._key[1]
 
     def synthesiser(self) -> Engine:
         """The synthesiser (synth mode, or replay's `synth` miss policy); built when first needed.

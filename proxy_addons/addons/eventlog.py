@@ -18,6 +18,7 @@ from mitmproxy import ctx, exceptions, http
 from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, ROUTE
 from proxy_addons.messages import logger, say
 from proxy_addons.pipeline.exchange import InFlight
+from proxy_addons.simulator.errors import REASON_HEADER
 
 log = logger(__name__)
 
@@ -105,6 +106,8 @@ class EventLog:
         }
         if flow.response is not None:
             event["status"] = flow.response.status_code
+            if reason := flow.response.headers.get(REASON_HEADER):
+                event["reason"] = reason  # why the proxy said no (the control page shows it)
         if flow.error is not None:
             event["error"] = flow.error.msg
         if FAULT in flow.metadata:

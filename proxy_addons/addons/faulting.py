@@ -35,6 +35,10 @@ class Faults:
         self.core = core
         self.events = events
         self.stage = FaultStage()
+        self._running = False
+        # Faults from the options, to log as added once the event log is open (it is configured
+        # after this addon, so its file would miss what is logged during the first configure).
+        self._unlogged: list[tuple[Fault, str]] = []
 
     @property
     def faults(self) -> list[Fault]:
@@ -61,12 +65,27 @@ class Faults:
         if not updated & {"orange_faults", "orange_fault_file"}:
             return
         try:
-            faults = [self._factory().from_spec(spec) for spec in ctx.options.orange_faults]
+            given = [(self._factory().from_spec(spec), "orange_faults") for spec in ctx.options.orange_faults]
             if ctx.options.orange_fault_file:
-                faults += self._scenario(os.path.expanduser(ctx.options.orange_fault_file))
+                path = os.path.expanduser(ctx.options.orange_fault_file)
+                given += [(fault, ctx.options.orange_fault_file) for fault in self._scenario(path)]
         except (FaultError, yamlfile.DataFileError) as exc:
             raise exceptions.OptionsError(say(f"bad fault: {exc}")) from None
-        self.stage.replace(faults)
+        self.stage.replace([fault for fault, _ in given])
+        self._unlogged = given
+        if self._running:
+            self._log_added()
+
+    def running(self) -> None:
+        self._running = True
+        self._log_added()
+
+    def _log_added(self) -> None:
+        """Faults from the options are logged as added, as the control API's are (with their source)."""
+        for fault, source in self._unlogged:
+            if any(f is fault for f in self.faults):
+                self.events.add({"type": "fault-added", "fault": fault.describe(), "source": source})
+        self._unlogged = []
 
     def _scenario(self, path: str) -> list[Fault]:
         file = yamlfile.load(path)

@@ -95,7 +95,7 @@ class Recorder:
         tape = self.cassettes.tape
         if tape is None or ctx.options.orange_mode != Mode.RECORD:
             return
-        log.info("recorded %d interaction(s) into %s", tape.recorded, tape.path)
+        # What was written is in the run's summary (see Verdict); the drift needs its details.
         if self.drift:
             log.warning(
                 "%d recorded response(s) do not match our schemas (kept as recorded, flagged "

@@ -80,6 +80,11 @@ class Tape:
         """Interactions added in this run."""
         return len(self.cassette.interactions) - self.replayable
 
+    def unplayed(self) -> list[int]:
+        """Positions of the interactions on file that no request was answered with in this run."""
+        played = {p for positions, served in self._served.items() for p in positions[:served]}
+        return [p for p in range(self.replayable) if p not in played]
+
     def find(self, request: Request, explain: bool = True) -> Hit | Miss:
         """The recorded answer for `request`, or why there is none. The nearest recorded request is
         looked for (a scan) only when `explain`: when the miss is answered, not forwarded."""

@@ -4,7 +4,7 @@ One fault is one flat record, written either as a spec string (`--fault`, the co
 mitmproxy command) or as a mapping (a scenario file, the control API), validated by
 `schemas/faults.schema.json`:
 
-    token_expired                          every token issued so far expires, once
+    token_expired                          every token seen so far expires, at the next API call
     latency:ms=1500,api=location-verification
     latency:ms=200-800,seed=3              uniform in a range, reproducible
     service_unavailable:times=2            the next two matching requests
@@ -34,6 +34,9 @@ from proxy_addons.config.scope import RequestFacts, Scope
 # Kinds that change state once per firing default to firing once: a token that expires on every
 # request would be a permanent 401, not an expiry.
 ONCE_BY_DEFAULT = frozenset({"token_expired"})
+# Kinds about the access token a request carries: they count (and fire on) API calls with a bearer
+# token only. The app's own token request would otherwise spend them (and its fresh token would work).
+ACCESS_TOKEN_FAULTS = frozenset({"token_expired"})
 INTEGER_KEYS = frozenset({"times", "after", "seed", "code", "retry_after"})
 NUMBER_KEYS = frozenset({"p", "delay", "for", "seconds"})
 
@@ -67,12 +70,16 @@ class Fault:
         times = self.get("times")
         return times is not None and self.fired >= times
 
-    def consider(self, facts: RequestFacts, now: float) -> bool:
+    def consider(self, facts: RequestFacts, now: float, bearer_call: bool = True) -> bool:
         """Count a request against the scope and trigger; True when the fault would fire for it.
+        `bearer_call`: the request is an API call carrying a bearer token (else a fault about access
+        tokens does not see it at all, so `after=N` counts API calls).
 
         Whether it does is the faults stage's call (`count_fired`): an answer fault that loses to one
         listed before it is not spent, so `times=N` stays "the next N requests it answers". The `p`
         draw happens here, once per matching request, so a seed gives the same run every time."""
+        if self.kind in ACCESS_TOKEN_FAULTS and not bearer_call:
+            return False
         if not self.scope.matches(facts):
             return False
         self.matched += 1

@@ -3,8 +3,9 @@ they change (through the one state package), and what the request gets instead o
 
 Token expiry works without knowing who issued a token: the state remembers every bearer token with
 the time it was first seen (in a token answer, or in use); `token_expired` makes every token first
-seen before it fired count as expired, until the app fetches a new one. How each API words an
-injected error is that API's business (`Api.fault_answer`, `revoked_answer`, `expired_answer`).
+seen before it fired count as expired, until the app fetches a new one. It fires on (and counts) API
+calls that carry a bearer token only, never the token requests, so the app does see its 401. How each
+API words an injected error is that API's business (`Api.fault_answer`, `revoked_answer`, `expired_answer`).
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ class FaultStage:
             facts = replace(facts, number=issued.phone_number)
         exchange.facts = facts
         now = state.clock()
-        candidates = [fault for fault in self.faults if fault.consider(facts, now)]
+        bearer_call = bool(token) and route.api.takes_access_tokens  # not a token endpoint
+        candidates = [fault for fault in self.faults if fault.consider(facts, now, bearer_call)]
         delay = 0.0
         for fault in candidates:
             if fault.kind == "latency":

@@ -8,6 +8,7 @@ host, or the `--upstream` base URL), or None (the next source's turn). Nothing h
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from proxy_addons.cassettes.tape import Hit, Tape
 from proxy_addons.messages import logger
 from proxy_addons.model import ApiResponse
 from proxy_addons.pipeline.exchange import Exchange
+from proxy_addons.scrubbing.idtokens import Refresher
 from proxy_addons.simulator.engine import Engine
 from proxy_addons.simulator.errors import header_safe
 
@@ -68,6 +70,7 @@ class CassetteSource:
 
     def __init__(self, tape: Callable[[], Tape | None]) -> None:
         self.tape = tape
+        self.id_tokens = Refresher()  # replayed id_tokens made valid for this run's app
 
     def answer(self, exchange: Exchange, rest: Sequence[str]) -> Outcome:
         tape = self.tape()
@@ -76,9 +79,17 @@ class CassetteSource:
         # The nearest recording is looked for only when a miss answer will show it.
         found = tape.find(exchange.recorded_request, explain=bool(rest) and rest[0] == "miss")
         if isinstance(found, Hit):
-            return replayed(found.interaction.response, exchange)
+            return self._fresh(replayed(found.interaction.response, exchange), exchange)
         exchange.miss = found.reason
         return None
+
+    def _fresh(self, answer: Answer, exchange: Exchange) -> Answer:
+        """The answer with a cassette-signed id_token signed again for now and the app's nonce."""
+        location = next((value for name, value in answer.headers if name.lower() == "location"), None)
+        self.id_tokens.authorize(exchange.url, location)
+        sent = exchange.recorded_request.body or b""
+        body = self.id_tokens.body(answer.body, sent.decode("latin-1"))
+        return answer if body == answer.body else dataclasses.replace(answer, body=body)
 
 
 def replayed(response: Response, exchange: Exchange) -> Answer:

@@ -1,6 +1,8 @@
 """Placeholders: a secret becomes `SCRUBBED-<KIND>-<nnnn>`, stable per cassette, so a recorded token
 response and the later request that presents the token still agree after scrubbing. An id_token
-becomes an unsigned JWT whose claims carry the placeholder, so apps that decode it do not crash."""
+keeps its claims and is signed again by the cassette key with the placeholder in its header
+(`idtokens`), so apps that verify it still can; a value that is no JWT becomes an unsigned JWT whose
+claims carry the placeholder (as every id_token did before), so apps that decode it do not crash."""
 
 from __future__ import annotations
 
@@ -8,14 +10,16 @@ import base64
 import binascii
 import json
 import re
+from typing import Any
 
+from proxy_addons.scrubbing import idtokens
 from proxy_addons.scrubbing.places import BASIC, ID_TOKEN
 
 BASIC_PLACEHOLDER = "SCRUBBED-CREDENTIALS"  # what Basic credentials always become
 
 PLACEHOLDER = re.compile(r"SCRUBBED(?:-[A-Z]+)*(?:-[0-9]+)?")
 _NUMBERED = re.compile(r"SCRUBBED-([A-Z]+(?:-[A-Z]+)*)-([0-9]+)(?![0-9])")
-_JWT_PAYLOAD = re.compile(r"eyJ[A-Za-z0-9_-]*\.([A-Za-z0-9_-]+)\.")
+_JWT_PAYLOAD = re.compile(r"(eyJ[A-Za-z0-9_-]*)\.([A-Za-z0-9_-]+)\.")
 
 
 def b64url(data: bytes) -> str:
@@ -39,7 +43,11 @@ def _unsigned_jwt(placeholder: str) -> str:
 
 
 def jwt_claim(value: str) -> str | None:
-    """The placeholder inside one of our unsigned JWTs, or None."""
+    """The placeholder inside one of our JWTs (a cassette-signed id_token, or an unsigned stand-in),
+    or None."""
+    if value.startswith("eyJ") and not value.startswith(_JWT_HEADER + "."):
+        signed = idtokens.placeholder_of(value)
+        return signed if signed is not None and PLACEHOLDER.fullmatch(signed) else None
     if not value.startswith(_JWT_HEADER + ".") or not value.endswith("."):
         return None
     parts = value.split(".")
@@ -63,17 +71,21 @@ class Placeholders:
     """The rewriter for storage: value → placeholder, numbered per kind in order of appearance,
     past every placeholder the cassette holds already."""
 
-    def __init__(self) -> None:
+    def __init__(self, pseudonyms: Any = None) -> None:
+        # With pseudonyms, an id_token's personal claims are pseudonymised as the rest is.
+        self._pseudonyms = pseudonyms
         self._issued: dict[str, str] = {}  # secret value → its placeholder
         self._counters: dict[str, int] = {}  # kind → highest number in use
 
     def note(self, text: str) -> None:
-        """Count past the placeholders in `text` (a cassette's), bare or inside our unsigned JWTs."""
+        """Count past the placeholders in `text` (a cassette's), bare or inside our JWTs (claims and
+        header)."""
         self._note_placeholder(text)
         for match in _JWT_PAYLOAD.finditer(text):
-            payload = b64url_decode(match.group(1))
-            if payload:
-                self._note_placeholder(payload.decode("utf-8", "replace"))
+            for part in match.groups():
+                decoded = b64url_decode(part)
+                if decoded:
+                    self._note_placeholder(decoded.decode("utf-8", "replace"))
 
     def _note_placeholder(self, text: str) -> None:
         """Count past placeholders we did not issue, so no number is reused for another secret."""
@@ -100,6 +112,17 @@ class Placeholders:
         self._counters[kind] = number
         placeholder = f"SCRUBBED-{kind}-{number:04d}"
         if kind == ID_TOKEN:
-            placeholder = _unsigned_jwt(placeholder)
+            placeholder = self._id_token(value, placeholder)
         self._issued[value] = placeholder
         return placeholder
+
+    def _id_token(self, value: str, placeholder: str) -> str:
+        pseudonyms = self._pseudonyms
+        token = idtokens.scrubbed(
+            value,
+            placeholder,
+            numbers=pseudonyms,
+            people=pseudonyms,
+            subject=(lambda sub: self.secret(sub, idtokens.SUBJECT)) if pseudonyms is not None else None,
+        )
+        return token if token is not None else _unsigned_jwt(placeholder)

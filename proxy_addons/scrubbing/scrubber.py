@@ -4,16 +4,17 @@ and for matching (mask)."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from proxy_addons.cassettes.matching import ParsedBody
-from proxy_addons.cassettes.model import Interaction, Request
-from proxy_addons.scrubbing import jsontext
+from proxy_addons.cassettes.model import Interaction, Request, Response
+from proxy_addons.scrubbing import idtokens, jsontext
 from proxy_addons.scrubbing.jsontext import Document
 from proxy_addons.scrubbing.masks import Masks
 from proxy_addons.scrubbing.placeholders import Placeholders
-from proxy_addons.scrubbing.places import ScrubConfig, Walker
+from proxy_addons.scrubbing.places import ScrubConfig, Walker, set_length
 from proxy_addons.scrubbing.pseudonyms import Pseudonyms
 
 NO_EXTRAS = ScrubConfig()  # the built-in secret places only
@@ -42,6 +43,26 @@ def _free_text(value: Any, pseudonyms: Pseudonyms) -> Any:
     if isinstance(value, list):
         return [_free_text(item, pseudonyms) for item in value]
     return value
+
+
+def _cassette_jwks(response: Response) -> Response:
+    """A recorded JWK Set becomes the cassette key's: the scrubbed id_tokens are signed with it, so
+    an app that fetches the JWKS on replay verifies them."""
+    body = response.body
+    if not body or b'"keys"' not in body:
+        return response
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return response
+    if not idtokens.is_jwks(data):
+        return response
+    new = idtokens.cassette_jwks()
+    if new == body:
+        return response
+    headers = {name: list(values) for name, values in response.headers.items()}
+    set_length(headers, new)
+    return Response(response.status, response.reason, headers, new)
 
 
 def _parsed(document: Document | None) -> ParsedBody | None:
@@ -76,8 +97,8 @@ class Scrubber:
         self.pseudonymising = config.pseudonymise_numbers or any(
             interaction.meta.get(PSEUDONYMISED) is True for interaction in existing
         )
-        self._placeholders = Placeholders()
         self._pseudonyms = Pseudonyms() if self.pseudonymising else None
+        self._placeholders = Placeholders(self._pseudonyms)
         self._scrubbing = Walker(config, self._placeholders, self._pseudonyms, self._pseudonyms)
         masks = Masks()
         self._masking = Walker(config, masks, people=masks if self.pseudonymising else None)
@@ -94,7 +115,7 @@ class Scrubber:
     def _scrub(self, interaction: Interaction) -> tuple[Interaction, Document | None]:
         """`scrub`, and the scrubbed request body's Document when it is JSON."""
         request, document = self._scrubbing.request(interaction.request)
-        response = self._scrubbing.response(interaction.response, interaction.request.uri)
+        response = _cassette_jwks(self._scrubbing.response(interaction.response, interaction.request.uri))
         meta = copy.deepcopy(interaction.meta)
         if self._pseudonyms is not None:
             meta = _free_text(meta, self._pseudonyms)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from proxy_addons.config.choices import Profile, parse
 from proxy_addons.config.rules import Rules
@@ -20,6 +20,7 @@ from proxy_addons.simulator.context import ApiContext
 from proxy_addons.simulator.errors import ApiError
 from proxy_addons.simulator.routing import Route, Router
 from proxy_addons.state import Clock, ProxyState
+from proxy_addons.state.keys import SigningKey
 
 log = logger(__name__)
 
@@ -29,6 +30,8 @@ class Settings:
     profile: Profile = Profile.ORANGE  # "orange": as Orange's pages document; "camara": CAMARA's specs
     token_lifetime: int = 3600  # seconds
     code_lifetime: int = 120  # seconds an authorization code stays redeemable
+    # Signs id_tokens; None: the process's in-memory key (no confdir, e.g. the stand-in).
+    signing_key: SigningKey | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile", parse(Profile, self.profile, "profile"))
@@ -49,6 +52,7 @@ def context(
         code_lifetime=settings.code_lifetime,
         known_scopes=frozenset(OIDC_SCOPES.union(*(api.scopes for api in router.apis))),
         methods=router.methods,
+        signing_key=settings.signing_key,
     )
 
 

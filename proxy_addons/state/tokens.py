@@ -26,9 +26,15 @@ class Token:
     issued_at: float
     expires_at: float
     code: str | None = None  # the authorization code it was redeemed from
+    revoked: bool = False  # ended early (its code was reused), not by its lifetime
 
     def expired(self, now: float) -> bool:
         return now >= self.expires_at
+
+    @property
+    def end(self) -> str:
+        """How an ended token's refusal words it: revoked, or expired."""
+        return "revoked (its authorization code was reused)" if self.revoked else "expired"
 
 
 SEEN_LIMIT = 100_000  # tokens remembered as seen; the oldest are forgotten past this
@@ -133,4 +139,8 @@ class TokenStore:
 
     def revoke_code(self, code: str) -> None:
         """RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it."""
-        self.expire(lambda t: t.code == code)
+        now = self.clock()
+        for token in self._tokens.values():
+            if token.code == code and not token.expired(now):
+                token.expires_at = now
+                token.revoked = True

@@ -210,7 +210,7 @@ class BearerApi(Api):
         if token is None:
             raise ApiError(401, "UNAUTHENTICATED", "invalid access token")
         if token.expired(ctx.now()):
-            raise ApiError(401, "UNAUTHENTICATED", "access token expired")
+            raise ApiError(401, "UNAUTHENTICATED", f"access token {token.end}")
         return token
 
     def authorise(self, operation: Operation, token: Token, ctx: ApiContext) -> None:

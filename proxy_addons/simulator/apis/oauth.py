@@ -4,6 +4,8 @@
   `login_hint=tel:+…`) and `POST /openidconnect/playground/v1.0/token` (authorization_code, and
   client_credentials for the other playground APIs).
 - Generic: `POST /oauth/v3/token`, client_credentials (the lab APIs).
+- OpenID Connect Discovery 1.0 for the playground issuer: `GET …/.well-known/openid-configuration`
+  and the JWKS at its `jwks_uri` (`GET …/jwks`), whose key signs the id_tokens (RS256).
 
 Errors use the RFC 6749 envelope `{error, error_description}`; authorize errors are redirected to
 the client when its redirect_uri is trustworthy (RFC 6749 §4.1.2.1), answered as JSON otherwise.
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import re
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ from proxy_addons.state import OAUTH_V3, PLAYGROUND, CodeError
 PLAYGROUND_BASE = "/openidconnect/playground/v1.0"
 V3_BASE = "/oauth/v3"
 PLAYGROUND_ISSUER = "https://api.orange.com" + PLAYGROUND_BASE
+DISCOVERY_PATH = PLAYGROUND_BASE + "/.well-known/openid-configuration"
+# Orange publishes no discovery document for the playground [unknown]; the JWKS path is ours.
+JWKS_PATH = PLAYGROUND_BASE + "/jwks"
+# Claims our id_tokens carry (discovery's claims_supported).
+ID_TOKEN_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr")
 
 # Scopes /authorize grants beside the APIs' own: OIDC's and Orange's purpose scope.
 OIDC_SCOPES = frozenset({"openid", "dpv:FraudPreventionAndDetection"})
@@ -55,6 +61,8 @@ class OAuth(Api):
         Operation("authorize", "GET", PLAYGROUND_BASE + "/authorize"),
         Operation("playground-token", "POST", PLAYGROUND_BASE + "/token"),
         Operation("v3-token", "POST", V3_BASE + "/token"),
+        Operation("openid-configuration", "GET", DISCOVERY_PATH),
+        Operation("jwks", "GET", JWKS_PATH),
     )
     issuer_of: ClassVar = {"playground-token": PLAYGROUND, "v3-token": OAUTH_V3}
 
@@ -80,6 +88,10 @@ class OAuth(Api):
                 return self.override(rule, ctx)
             if operation.name == "authorize":
                 return self.authorize(request, ctx)
+            if operation.name == "openid-configuration":
+                return self.discovery(ctx)
+            if operation.name == "jwks":
+                return self._document("jwks", ctx.id_token_key().jwks())
             return self.token(operation, request, ctx)
         except OAuthError as error:
             return self.oauth_error(error)
@@ -122,6 +134,43 @@ class OAuth(Api):
             data={"error": error.error, "error_description": error.description},
             headers={**NO_STORE, **error.headers},
             schema=f"oauth#error.{error.status}",
+        )
+
+    # Discovery (OpenID Connect Discovery 1.0 §3, §4) ---------------------------------------------
+
+    def discovery(self, ctx: ApiContext) -> ApiResponse:
+        """What standard OIDC tooling reads to find the endpoints and the keys of the issuer."""
+        return self._document(
+            "openid-configuration",
+            {
+                "issuer": PLAYGROUND_ISSUER,
+                "authorization_endpoint": "https://api.orange.com" + PLAYGROUND_BASE + "/authorize",
+                "token_endpoint": "https://api.orange.com" + PLAYGROUND_BASE + "/token",
+                "jwks_uri": "https://api.orange.com" + JWKS_PATH,
+                "response_types_supported": ["code"],
+                "response_modes_supported": ["query"],
+                "grant_types_supported": ["authorization_code", "client_credentials"],
+                # `sub` is one value per number for every client.
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "scopes_supported": sorted(ctx.known_scopes),
+                # Basic, or the credentials as form fields (Orange's v3 guide; `_authenticate_client`).
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "claims_supported": list(ID_TOKEN_CLAIMS),
+                "claims_parameter_supported": False,
+                "request_parameter_supported": False,
+                "request_uri_parameter_supported": False,
+            },
+        )
+
+    @staticmethod
+    def _document(operation: str, data: dict[str, object]) -> ApiResponse:
+        # Public documents: clients may cache them a while (the key changes only with the confdir).
+        return ApiResponse(
+            status=200,
+            data=data,
+            headers={"Cache-Control": "public, max-age=300"},
+            schema=f"oauth#{operation}.200",
         )
 
     # Authorization endpoint ---------------------------------------------------------------------
@@ -272,7 +321,7 @@ class OAuth(Api):
         }
         if "openid" in code.scopes:
             body["id_token"] = self._id_token(
-                client_id, code.phone_number, code.nonce, token.issued_at, lifetime
+                client_id, code.phone_number, code.nonce, token.issued_at, lifetime, ctx
             )
         return self._token_response("playground-token", body)
 
@@ -297,29 +346,28 @@ class OAuth(Api):
         return ApiResponse(status=200, data=body, headers=dict(NO_STORE), schema=f"oauth#{operation}.200")
 
     @staticmethod
-    def _id_token(client_id: str, number: str, nonce: str | None, now: float, lifetime: int) -> str:
-        """An OIDC id_token (HS256). The key is derived from the client id: the proxy checks nothing
-        with it, apps only decode the claims."""
+    def _id_token(
+        client_id: str, number: str, nonce: str | None, now: float, lifetime: int, ctx: ApiContext
+    ) -> str:
+        """An OIDC id_token (Core 1.0 §2), RS256-signed by the key the JWKS publishes."""
         claims: dict[str, object] = {
             "iss": PLAYGROUND_ISSUER,
-            "sub": hashlib.sha256(number.encode()).hexdigest()[:32],
+            "sub": subject(number),
             "aud": client_id,
             "iat": int(now),
             "exp": int(now) + lifetime,
+            # The network authenticated the device when the code was asked for (no user login).
+            "auth_time": int(now),
             "amr": ["nbma"],  # network-based mobile authentication
         }
         if nonce:
             claims["nonce"] = nonce
+        return ctx.id_token_key().sign(claims)
 
-        def b64(data: bytes) -> str:
-            return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
-        signing_input = (
-            b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
-        )
-        key = hashlib.sha256(("orange-proxy:" + client_id).encode()).digest()
-        signature = hmac.new(key, signing_input.encode("ascii"), hashlib.sha256).digest()
-        return signing_input + "." + b64(signature)
+def subject(number: str) -> str:
+    """The id_token's `sub` for a phone number: stable, and not the number itself."""
+    return hashlib.sha256(number.encode()).hexdigest()[:32]
 
 
 def _basic_credentials(request: ApiRequest) -> tuple[str, str] | None:
