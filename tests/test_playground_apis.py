@@ -3,6 +3,8 @@ each API's version, every API reachable with one 2-legged playground token, and 
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from conftest import PLAYGROUND_APIS
 from flows import DLV, ORANGE, PLAYGROUND_API, bearer, dlv_body, lab_token, playground_token
@@ -165,3 +167,38 @@ def test_an_admin_number_whose_operator_cannot_give_the_sim_swap_date(proxy):
     assert (date.status_code, date.json()) == (200, {"latestSimChange": None})
     check = session.post(f"{PLAYGROUND_API}/sim-swap/v1/check", headers=token, json={"phoneNumber": number})
     assert (check.status_code, check.json()["code"]) == (422, "NOT_SUPPORTED")
+
+
+def test_synthesised_and_faulted_answers_speak_the_requests_http_version(proxy_factory):
+    """An HTTP/2 client gets HTTP/2 answers, from the synthesiser and from a fault alike."""
+    proxy = proxy_factory("--fault", "service_unavailable:api=sim-swap")
+    url = f"{PLAYGROUND_API}/device-swap/v0.2/check"
+    for target, expected in ((url, 401), (f"{PLAYGROUND_API}/sim-swap/v1/check", 503)):
+        result = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "--http2",
+                "--proxy",
+                proxy.url,
+                "--noproxy",
+                "",
+                "--cacert",
+                str(proxy.ca),
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_version} %{http_code}",
+                "--json",
+                "{}",
+                target,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.stdout == f"2 {expected}", (target, result.stdout, result.stderr)
+    # The request lines say so too (a response in HTTP/1.1 to an HTTP/2 request would read wrong).
+    lines = [line for line in proxy.output().splitlines() if "<<" in line]
+    assert any("HTTP/2.0 401" in line for line in lines), lines
+    assert any("HTTP/2.0 503" in line and "faulted" in line for line in lines), lines

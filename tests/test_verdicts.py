@@ -3,6 +3,7 @@ statuses for misses and unplayed interactions, the summary at exit, and what a r
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -252,3 +253,33 @@ def test_a_connection_reset_by_a_fault_is_counted_and_marked(proxy_factory):
     assert status == 0, output
     assert "exchanges: 2 (synthesised 1, replayed 0, recorded 0, forwarded 0, missed 0, faulted 1)" in output
     assert "[orange-proxy: faulted; fault reset]" in output  # on mitmdump's `<< <error>` line
+
+
+def test_mitmdump_users_get_the_summary_too(tmp_path, proxy_factory, cassette):
+    from proxy_addons import mitm_script
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    confdir = tmp_path / "conf"
+    command = [
+        str(Path(orange_proxy_command()[0]).parent / "mitmdump"),
+        "--listen-host",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--set",
+        f"confdir={confdir}",
+        "-s",
+        mitm_script.__file__,
+        "--set",
+        "orange_mode=replay",
+        "--set",
+        f"orange_cassette={cassette}",
+    ]
+    proxy = proxy_factory(command=command, ready=("127.0.0.1", port, confdir / "mitmproxy-ca-cert.pem"))
+    assert token_call(proxy.session()).status_code == 200
+    _, output = stopped(proxy)
+    assert f"summary (replay, cassette {cassette}):" in output
+    assert "exchanges: 1 (synthesised 0, replayed 1, recorded 0, forwarded 0, missed 0, faulted 0)" in output
+    assert "cassette interactions never played: 1 of 2" in output

@@ -28,10 +28,13 @@ from proxy_addons.pipeline.sources import (
 )
 
 
-def to_flow_response(answer: Answer, method: str) -> http.Response:
-    # A response to HEAD has no body; sending one would corrupt the next response on the connection.
+def to_flow_response(answer: Answer, request: http.Request) -> http.Response:
+    """Our answer as mitmproxy's response to `request`: in its HTTP version, as a server answers (and
+    as the console line shows); no body to HEAD, which would corrupt the next response."""
     headers = [(name.encode("utf-8"), value.encode("utf-8")) for name, value in answer.headers]
-    response = http.Response.make(answer.status, b"" if method == "HEAD" else answer.body, headers)
+    body = b"" if request.method == "HEAD" else answer.body
+    response = http.Response.make(answer.status, body, headers)
+    response.http_version = request.http_version
     if answer.reason:
         response.reason = answer.reason
     elif not response.reason:
@@ -88,9 +91,7 @@ class AnswerStage:
         if exchange.miss is not None:
             flow.metadata[MISS] = exchange.miss
         if isinstance(outcome, Answer):
-            flow.response = to_flow_response(outcome, flow.request.method)
-            # In the request's HTTP version, as a server would answer (and as the console line shows).
-            flow.response.http_version = flow.request.http_version
+            flow.response = to_flow_response(outcome, flow.request)
             if outcome.replay:
                 flow.is_replay = "response"  # as mitmproxy's own server playback marks it
             if outcome.action != "none":

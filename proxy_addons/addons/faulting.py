@@ -174,7 +174,7 @@ class Faults:
         if decision.mangle is not None:
             flow.metadata[MANGLE] = decision.mangle
         if decision.answer is not None:
-            flow.response = to_flow_response(Answer.of(decision.answer, "faulted"), flow.request.method)
+            flow.response = to_flow_response(Answer.of(decision.answer, "faulted"), flow.request)
             flow.metadata[ACTION] = "faulted"
         elif decision.transport == "reset":
             flow.metadata[ACTION] = "faulted"
