@@ -144,3 +144,34 @@ def test_override_on_the_token_endpoint(ruled):
     assert throttled.headers["Retry-After"] == "60"
     assert throttled.json()["error"] == "temporarily_unavailable"
     assert session.post(V3_TOKEN, auth=CLIENT, data={"grant_type": "client_credentials"}).status_code == 200
+
+
+def test_the_readme_rules_example_reaches_its_own_rules(proxy_factory, tmp_path):
+    """The example in README's "Rules" section, loaded as written: its client reaches its own numbers
+    and its override."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Rules", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    rules = tmp_path / "readme-rules.yaml"
+    rules.write_text(example)
+    proxy = proxy_factory("--rules", str(rules))
+    session = proxy.session()
+    client = ("my-app", "my-secret")
+    token = lab_token(session, client)
+    outage = session.post(DLV, headers=bearer(token), json=dlv_body("+33699901035"))
+    assert (outage.status_code, outage.headers["Retry-After"]) == (503, "30")
+    toulouse = session.post(DLV, headers=bearer(token), json=dlv_body("+33612345678", 43.6047, 1.4442))
+    assert toulouse.json()["verificationResult"] == "TRUE"
+    playground = session.post(
+        "https://api.orange.com/openidconnect/playground/v1.0/token",
+        auth=client,
+        data={"grant_type": "client_credentials"},
+    ).json()["access_token"]
+    swapped = session.post(
+        "https://api.orange.com/camara/playground/api/sim-swap/v1/check",
+        headers=bearer(playground),
+        json={"phoneNumber": "+33687654321", "maxAge": 96},
+    )
+    assert swapped.json() == {"swapped": True}
