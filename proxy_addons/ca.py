@@ -8,6 +8,7 @@ one the proxy signs api.orange.com with. This module only copies its public part
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import os
 import sys
@@ -146,7 +147,9 @@ def _check_cert_files(found: Authority) -> None:
 
 def _write(path: Path, data: bytes) -> None:
     """Write `data` to `path` whole or not at all (a half-written bundle would fail in confusing ways)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        # A mistyped directory must not quietly grow a tree somewhere unexpected.
+        raise FileNotFoundError(errno.ENOENT, f"no directory {path.parent} (create it first)")
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "wb") as out:
@@ -185,6 +188,7 @@ def write_android(found: Authority, directory: Path) -> Path:
         raise CaError(f"--android {directory} is not a directory; give the directory to write the .0 file in")
     target = directory / found.android_name
     try:
+        directory.mkdir(parents=True, exist_ok=True)  # an output directory, made as asked
         _write(target, found.pem)
     except OSError as exc:
         raise CaError(

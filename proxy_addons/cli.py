@@ -63,14 +63,15 @@ def _add_proxy_flags(parser: argparse.ArgumentParser) -> None:
         dest="proxy_mode",
         metavar="SPEC",
         action="append",
-        help="mitmproxy's mode, spelled as mitmproxy spells it, e.g. regular (default), transparent, "
-        "wireguard, reverse:https://api.orange.com (--mode reverse:https://api.orange.com); repeatable",
+        help="mitmproxy's mode, as mitmproxy spells it: regular (default), transparent, wireguard, "
+        "reverse:URL; e.g. --mode reverse:https://api.orange.com; repeatable",
     )
     net.add_argument(
         "--intercept-host",
-        metavar="HOST",
+        metavar="HOST[:PORT]",
         action="append",
-        help="host whose traffic the proxy answers (repeatable; default api.orange.com); others pass through",
+        help="host whose traffic the proxy answers (repeatable; default api.orange.com); others pass "
+        "through, e.g. --intercept-host api.orange.com:8443",
     )
     net.add_argument(
         "-q",
@@ -260,19 +261,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_flags(replay)
     _add_fault_flags(replay)
 
-    cassette = commands.add_parser("cassette", help="work on cassette files")
+    cassette = commands.add_parser(
+        "cassette", help="work on cassette files", description="Work on cassette files (vcrpy YAML)."
+    )
     cassette_commands = cassette.add_subparsers(dest="cassette_command", metavar="ACTION", required=True)
     check = cassette_commands.add_parser(
-        "check", help="validate cassettes (format, scrubbing, schemas); exit status 1 on any problem"
+        "check",
+        help="validate cassettes (format, scrubbing, schemas); exit status 1 on any problem",
+        description="Validate cassettes: the vcrpy format, secrets left unscrubbed, and every answer of "
+        "api.orange.com against schemas/. Exit status 1 on any problem.",
+        epilog="example:\n  orange-proxy cassette check cassettes/*.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("files", metavar="FILE", nargs="+")
+    check.add_argument("files", metavar="FILE", nargs="+", help="cassette files, e.g. cassettes/*.yaml")
 
     standin = commands.add_parser(
         "standin",
         help="serve the synthesiser as a plain HTTP(S) server: a local stand-in for api.orange.com",
+        description="Serve the synthesiser as a plain HTTP(S) server, a local stand-in for api.orange.com "
+        "(e.g. the upstream of `orange-proxy record --upstream`).",
+        epilog="example:\n  orange-proxy standin --self-signed ./standin --listen-port 8443\n"
+        "  orange-proxy record --cassette new.yaml --upstream https://127.0.0.1:8443 "
+        "--upstream-ca ./standin/standin-cert.pem",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    standin.add_argument("--listen-host", default="127.0.0.1")
-    standin.add_argument("--listen-port", type=_port, default=8443)
+    standin.add_argument(
+        "--listen-host", metavar="HOST", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    standin.add_argument(
+        "--listen-port",
+        metavar="PORT",
+        type=_port,
+        default=8443,
+        help="port to listen on; 0 picks a free one (default 8443)",
+    )
     standin.add_argument(
         "--cert", metavar="PEM", type=_readable_file, help="certificate (omit for plain HTTP)"
     )
@@ -323,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "addon-path",
         help="print the path of the mitmproxy addon script (for mitmdump/mitmweb -s)",
+        description="Print the path of the addon script, to run the proxy's addons in mitmproxy's own tools.",
+        epilog='example:\n  mitmweb -s "$(orange-proxy addon-path)" --set orange_profile=camara',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
 

@@ -393,3 +393,17 @@ def test_fingerprint_printed_is_the_files(tmp_path):
     result = ca("--confdir", str(confdir), cwd=tmp_path)
     der = certificate(confdir / "mitmproxy-ca-cert.pem").public_bytes(serialization.Encoding.DER)
     assert f"SHA-256 {hashlib.sha256(der).digest().hex(':').upper()}" in result.stdout
+
+
+def test_a_bundle_in_a_directory_that_does_not_exist_is_refused(tmp_path):
+    """A mistyped directory must not be created: the file would land somewhere unexpected."""
+    target = tmp_path / "no" / "such" / "dir" / "bundle.pem"
+    result = subprocess.run(
+        [*orange_proxy_command(), "ca", "--confdir", str(tmp_path / "conf"), "--bundle", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "cannot write the bundle" in result.stderr and "create it first" in result.stderr
+    assert not (tmp_path / "no").exists()

@@ -292,3 +292,40 @@ def test_standin_serves_https_with_a_self_signed_certificate(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("command", [["standin"], ["cassette", "check"], ["addon-path"], ["cassette"]])
+def test_every_command_says_what_it_does_and_every_flag_what_it_means(command):
+    result = subprocess.run(
+        [*orange_proxy_command(), *command, "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0
+    _, _, rest = result.stdout.partition("\n\n")
+    assert rest.strip() and not rest.lstrip().startswith(("positional", "options")), result.stdout
+    if command == ["standin"]:
+        assert "address to listen on" in rest and "port to listen on" in rest
+    if command == ["cassette", "check"]:
+        assert "cassettes/*.yaml" in rest
+
+
+def test_an_empty_cassette_is_refused_for_replay(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    result = subprocess.run(
+        [
+            *orange_proxy_command(),
+            "replay",
+            "--cassette",
+            str(empty),
+            "--listen-port",
+            "0",
+            "--confdir",
+            str(tmp_path / "conf"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "is empty" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

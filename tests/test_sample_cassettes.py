@@ -85,3 +85,26 @@ def test_playground_samples_replay_in_process_with_orange_vcr(name, monkeypatch)
         script.SCENARIOS[name](session)
     assert answered == statuses(CASSETTES / f"{name}.yaml")
     assert played.all_played
+
+
+def test_sample_id_tokens_keep_their_claims_and_a_signature():
+    """README: a recorded id_token keeps its claims, signed again by the cassette key (never alg none)."""
+    import base64
+    import json
+
+    def part(segment: str) -> dict:
+        return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+    seen = 0
+    for path in SAMPLES:
+        for interaction in yaml.safe_load(path.read_text())["interactions"]:
+            body = interaction["response"]["body"]["string"]
+            if '"id_token"' not in body:
+                continue
+            header_b64, payload_b64, signature = json.loads(body)["id_token"].split(".")
+            header, claims = part(header_b64), part(payload_b64)
+            assert header["alg"] == "RS256" and header.get("kid"), (path.name, header)
+            assert {"iss", "sub", "aud", "exp", "iat"} <= set(claims), (path.name, claims)
+            assert signature
+            seen += 1
+    assert seen >= 3

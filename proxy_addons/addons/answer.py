@@ -31,7 +31,13 @@ from proxy_addons.pipeline.sources import (
 def to_flow_response(answer: Answer, request: http.Request) -> http.Response:
     """Our answer as mitmproxy's response to `request`: in its HTTP version, as a server answers (and
     as the console line shows); no body to HEAD, which would corrupt the next response."""
-    headers = [(name.encode("utf-8"), value.encode("utf-8")) for name, value in answer.headers]
+    # HTTP/2 and 3 header names are lower case (RFC 9113 §8.2.1); mitmproxy would otherwise lowercase
+    # them itself and log a warning for each one.
+    lower = not request.http_version.startswith("HTTP/1")
+    headers = [
+        ((name.lower() if lower else name).encode("utf-8"), value.encode("utf-8"))
+        for name, value in answer.headers
+    ]
     body = b"" if request.method == "HEAD" else answer.body
     response = http.Response.make(answer.status, body, headers)
     response.http_version = request.http_version

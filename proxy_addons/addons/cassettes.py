@@ -107,6 +107,10 @@ class Cassettes:
             raise exceptions.OptionsError(say(f"{ctx.options.orange_mode} mode needs orange_cassette"))
         options = ctx.options
         path = os.path.expanduser(options.orange_cassette)
+        if options.orange_mode == Mode.REPLAY and os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise exceptions.OptionsError(
+                say(f"{os.path.abspath(path)} is empty: there is nothing to replay; record it first")
+            )
         if options.orange_mode == Mode.REPLAY and not os.path.exists(path):
             # Replaying nothing would answer 502 to every request: refuse before listening.
             raise exceptions.OptionsError(
