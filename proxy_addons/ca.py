@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -58,6 +59,29 @@ class Authority:
     @property
     def android_name(self) -> str:
         return f"{subject_hash_old(self.certificate)}.0"
+
+
+def _check_signing_authority(directory: Path, certificate: x509.Certificate, key: Any) -> None:
+    """mitmproxy loads any key and certificate pair; one that cannot sign for hosts would only fail at
+    the first client ("no shared cipher"), so say it now."""
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    mine = key.public_key().public_bytes(serialization.Encoding.DER, spki)
+    theirs = certificate.public_key().public_bytes(serialization.Encoding.DER, spki)
+    if mine != theirs:
+        raise CaError(
+            f"{directory / KEY_FILE} holds a key and a certificate that do not belong together; move the "
+            f"{BASENAME}-ca* files away to have a new CA made (every client then has to trust the new one)"
+        )
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is None or not constraints.ca:
+        raise CaError(
+            f"the certificate in {directory / KEY_FILE} is not a CA (no basicConstraints CA:TRUE), so the "
+            f"proxy could not sign for api.orange.com with it; move the {BASENAME}-ca* files away to have a "
+            "new CA made"
+        )
 
 
 def subject_hash_old(certificate: x509.Certificate) -> str:
@@ -112,6 +136,7 @@ def authority(confdir: str | os.PathLike[str] | None = None) -> Authority:
             "have a new CA made (every client then has to trust the new one)"
         ) from None
     certificate = x509.load_pem_x509_certificate(store.default_ca.to_pem())
+    _check_signing_authority(directory, certificate, store.default_privatekey)
     found = Authority(directory, certificate, created)
     _check_cert_files(found)
     return found

@@ -17,6 +17,7 @@ from mitmproxy.tools.dump import DumpMaster
 
 from proxy_addons.addons import default_addons
 from proxy_addons.addons.console import OrangeDumper
+from proxy_addons.addons.core import unknown_option_problem
 from proxy_addons.addons.stages import CONTROL_HOST
 from proxy_addons.messages import say, unsaid
 
@@ -123,6 +124,12 @@ async def _serve(options: Mapping[str, Any], sets: Sequence[str], defaults: Mapp
         try:
             opts.set(*specs)
         except exceptions.OptionsError as exc:
+            # A typo of one of ours gets the same "did you mean" as in config.yaml.
+            hint = (
+                unknown_option_problem({name: None}, opts.keys(), opts.confdir) if name not in opts else None
+            )
+            if hint is not None:
+                raise StartupError(hint) from None
             raise StartupError(f"--set {name}: {unsaid(str(exc))}") from None
 
     loop = asyncio.get_running_loop()

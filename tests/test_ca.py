@@ -407,3 +407,51 @@ def test_a_bundle_in_a_directory_that_does_not_exist_is_refused(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "cannot write the bundle" in result.stderr and "create it first" in result.stderr
     assert not (tmp_path / "no").exists()
+
+
+def _pem_pair(key_of_cert, key_in_file, ca: bool) -> bytes:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not-mitmproxy")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key_of_cert.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .sign(key_of_cert, hashes.SHA256())
+    )
+    key_pem = key_in_file.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    return key_pem + cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [("mismatch", "do not belong together"), ("leaf", "is not a CA")],
+)
+def test_a_ca_that_cannot_sign_is_refused(tmp_path, case, words):
+    """mitmproxy would load it and every TLS handshake would fail later ("no shared cipher")."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    one = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048) if case == "mismatch" else one
+    confdir = tmp_path / "conf"
+    confdir.mkdir()
+    (confdir / "mitmproxy-ca.pem").write_bytes(_pem_pair(other, one, ca=case != "leaf"))
+    result = subprocess.run(
+        [*orange_proxy_command(), "ca", "--confdir", str(confdir)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr

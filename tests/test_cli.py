@@ -55,6 +55,10 @@ def test_bad_flags(tmp_path, args, message):
         (["--set", "orange_code_lifetime=soon"], "orange_code_lifetime"),
         (["--set", "orange_mode=psychic"], "orange_mode must be one of"),
         (["--set", "orange_code_lifetime=0"], "lifetimes must be at least 1 second"),
+        (
+            ["--set", "orange_profil=camara"],
+            "unknown option orange_profil, given with --set (did you mean orange_profile?)",
+        ),
     ],
 )
 def test_bad_mitmproxy_options(tmp_path, args, message):
