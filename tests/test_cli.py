@@ -299,10 +299,8 @@ def test_standin_serves_https_with_a_self_signed_certificate(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["standin"], ["cassette", "check"], ["addon-path"], ["cassette"]])
-def test_every_command_says_what_it_does_and_every_flag_what_it_means(command):
-    result = subprocess.run(
-        [*orange_proxy_command(), *command, "--help"], capture_output=True, text=True, timeout=30
-    )
+def test_every_command_says_what_it_does_and_every_flag_what_it_means(command, tmp_path):
+    result = run(*command, "--help", cwd=tmp_path)
     assert result.returncode == 0
     _, _, rest = result.stdout.partition("\n\n")
     assert rest.strip() and not rest.lstrip().startswith(("positional", "options")), result.stdout
@@ -315,20 +313,15 @@ def test_every_command_says_what_it_does_and_every_flag_what_it_means(command):
 def test_an_empty_cassette_is_refused_for_replay(tmp_path):
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
-    result = subprocess.run(
-        [
-            *orange_proxy_command(),
-            "replay",
-            "--cassette",
-            str(empty),
-            "--listen-port",
-            "0",
-            "--confdir",
-            str(tmp_path / "conf"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run(
+        "replay",
+        "--cassette",
+        str(empty),
+        "--listen-port",
+        "0",
+        "--confdir",
+        str(tmp_path / "conf"),
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert "is empty" in result.stdout + result.stderr
