@@ -24,3 +24,8 @@ def playground_numbers_path() -> Path:
 
 def control_page_path() -> Path:
     return PACKAGE / "data" / "control.html"
+
+
+def cassette_test_key_path() -> Path:
+    """The published RSA test key cassettes' id_tokens are signed with (see scrubbing/idtokens.py)."""
+    return PACKAGE / "data" / "cassette-test-key.pem"

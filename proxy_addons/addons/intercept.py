@@ -11,7 +11,7 @@ from mitmproxy.proxy.mode_specs import ReverseMode
 from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.convert import to_api_request
 from proxy_addons.addons.core import Core
-from proxy_addons.addons.stages import CONTROL_HOST, PLAN, ROUTE
+from proxy_addons.addons.stages import ACTION, CONTROL_HOST, PASSED_THROUGH, PLAN, ROUTE
 from proxy_addons.config.choices import MissPolicy, Mode, RecordMode
 from proxy_addons.messages import say
 from proxy_addons.pipeline.exchange import Exchange
@@ -86,6 +86,19 @@ class Intercept:
         host = host.lower().rstrip(".")
         return any(h == host and (p is None or p == port) for h, p in self.hosts)
 
+    def dials_real_host(self) -> bool:
+        """Whether some request may be forwarded to the intercept host itself (record mode, forwarded
+        paths, replay misses passed through), not to `orange_upstream`."""
+        forwards = any(
+            s in ("upstream", "passthrough") for unknown in (False, True) for s in self.plan(unknown)
+        )
+        return forwards and not ctx.options.orange_upstream
+
+    def intercepts_name(self, host: str) -> bool:
+        """An intercept host by name, on any port (a name lookup has no port)."""
+        host = host.lower().rstrip(".")
+        return any(h == host for h, _ in self.hosts)
+
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         mode = data.context.client.proxy_mode
         if isinstance(mode, ReverseMode) and self.intercepts(*mode.address):
@@ -103,6 +116,9 @@ class Intercept:
         if not flow.live or flow.response or flow.error:
             return
         if not self.intercepts(flow.request.pretty_host, flow.request.port):
+            # Another host's plain HTTP (its TLS never reaches here: tls_clienthello let it pass): it
+            # goes out untouched, and is said so on the console, in the event log and the summary.
+            flow.metadata[ACTION] = PASSED_THROUGH
             return
         route = self.core.router.classify(flow.request.method, flow.request.path.split("?", 1)[0])
         if route is None:

@@ -3,16 +3,15 @@ whose JWKS takes the place of any recorded JWKS; replayed, they are signed afres
 now, the app's own nonce in place of the recorded one), so an app that verifies its id_tokens with
 standard OIDC tooling passes on replay, as it did when recording.
 
-The cassette key is a TEST key: one RSA key made from a fixed seed written below, the same in every
-cassette and every installation, so any cassette replays anywhere with nothing secret to keep
-beside it. A token it signs proves nothing outside a replay; it is never the proxy's own key (that
+The cassette key is a TEST key: one RSA key shipped as `proxy_addons/data/cassette-test-key.pem`, the
+same in every cassette and every installation, so any cassette replays anywhere with nothing secret to
+keep beside it. A token it signs proves nothing outside a replay; it is never the proxy's own key (that
 one lives in the confdir, see `proxy_addons.state.keys`).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import re
 import time
@@ -20,12 +19,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
+from proxy_addons.resources import cassette_test_key_path
 from proxy_addons.scrubbing.places import Walker
 from proxy_addons.state.keys import SigningKey, b64url, b64url_decode
 
-CASSETTE_SEED = b"orange-camara-proxy cassette test key, public on purpose, v1"
 MARKER = "scrubbed"  # the JOSE header parameter that holds a scrubbed id_token's placeholder
 # OIDC standard claims (Core 1.0 §5.1) that are personal data, by the KYC field whose pseudonyms fit.
 PERSONAL_CLAIMS = {
@@ -46,69 +43,11 @@ _E164 = re.compile(r"(\+?)([1-9][0-9]{4,14})")
 # The cassette key ------------------------------------------------------------------------------------
 
 
-def _stream(label: bytes) -> Callable[[int], bytes]:
-    """Deterministic bytes from the seed (SHA-256 in counter mode): the same key everywhere."""
-    counter = 0
-
-    def take(size: int) -> bytes:
-        nonlocal counter
-        out = b""
-        while len(out) < size:
-            out += hashlib.sha256(CASSETTE_SEED + label + counter.to_bytes(8, "big")).digest()
-            counter += 1
-        return out[:size]
-
-    return take
-
-
-_SMALL_PRIMES = [p for p in range(3, 2000) if all(p % d for d in range(2, int(p**0.5) + 1))]
-
-
-def _probably_prime(n: int) -> bool:
-    """Miller-Rabin with the first 40 odd primes as bases (fixed, so the key is reproducible)."""
-    if any(n % p == 0 for p in _SMALL_PRIMES):
-        return n in _SMALL_PRIMES
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d, s = d // 2, s + 1
-    for base in _SMALL_PRIMES[:40]:
-        x = pow(base, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = pow(x, 2, n)
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
-
-def _prime(take: Callable[[int], bytes], bits: int, e: int) -> int:
-    while True:
-        # The top two bits set, so the product of two such primes has exactly 2 * bits bits.
-        candidate = int.from_bytes(take(bits // 8), "big") | (3 << (bits - 2)) | 1
-        if (candidate - 1) % e and _probably_prime(candidate):
-            return candidate
-
-
 @functools.cache
 def cassette_key() -> SigningKey:
-    """The published test key every cassette's id_tokens are signed with."""
-    e = 65537
-    p = _prime(_stream(b"p"), 1024, e)
-    q = _prime(_stream(b"q"), 1024, e)
-    d = pow(e, -1, (p - 1) * (q - 1))
-    numbers = rsa.RSAPrivateNumbers(
-        p,
-        q,
-        d,
-        rsa.rsa_crt_dmp1(d, p),
-        rsa.rsa_crt_dmq1(d, q),
-        rsa.rsa_crt_iqmp(p, q),
-        rsa.RSAPublicNumbers(e, p * q),
-    )
-    return SigningKey(numbers.private_key())
+    """The published test key every cassette's id_tokens are signed with: a data file shipped with the
+    package (its private half is public on purpose), the same in every installation."""
+    return SigningKey.from_pem(cassette_test_key_path().read_bytes())
 
 
 # Reading tokens --------------------------------------------------------------------------------------
