@@ -10,8 +10,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import LOG_MARKERS, orange_proxy_command
-from tests.netns import OTHER_HOST_ADDRESS, Lab
+from conftest import LOG_MARKERS, orange_proxy_command
+from netns import OTHER_HOST_ADDRESS, Lab
 
 OTHER_HOST = "other.test"
 OTHER_PORT = 443  # as a real site: the transparent redirect takes port 443

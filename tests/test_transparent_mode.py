@@ -10,10 +10,9 @@ import shlex
 from pathlib import Path
 
 import pytest
-
-from tests.device_lab import OTHER_BODY, OTHER_HOST, OTHER_PORT, GatewayProxy, curl, serve_other_host
-from tests.flows import dlv_body
-from tests.netns import GATEWAY_ADDRESS, OTHER_HOST_ADDRESS, Lab, require
+from device_lab import OTHER_BODY, OTHER_HOST, OTHER_PORT, GatewayProxy, curl, serve_other_host
+from flows import dlv_body
+from netns import GATEWAY_ADDRESS, OTHER_HOST_ADDRESS, Lab, require
 
 # api.orange.com as the device's DNS would give it: any address routed through the gateway will do,
 # since the proxy answers by TLS server name (203.0.113.0/24 is TEST-NET-3: no real host).

@@ -12,9 +12,8 @@ import shutil
 import time
 
 import pytest
-
-from tests.device_lab import OTHER_BODY, OTHER_HOST, OTHER_PORT, GatewayProxy, curl, serve_other_host
-from tests.netns import GATEWAY_ADDRESS, OTHER_HOST_ADDRESS, Lab, require
+from device_lab import OTHER_BODY, OTHER_HOST, OTHER_PORT, GatewayProxy, curl, serve_other_host
+from netns import GATEWAY_ADDRESS, OTHER_HOST_ADDRESS, Lab, require
 
 WG_PORT = 51820
 TUNNEL = "wg-orange"
