@@ -35,7 +35,7 @@ class OfflineDns:
 
     def dns_request(self, flow: dns.DNSFlow) -> None:
         question = flow.request.question
-        if not flow.live or question is None or question.type not in (dns.types.A, dns.types.AAAA):
+        if not flow.live or question is None:
             return
         name = question.name.lower().rstrip(".")
         if name not in own_names():
@@ -45,8 +45,9 @@ class OfflineDns:
             if not looked_up and self.intercept.dials_real_host():
                 return  # mitmproxy's resolver next; if it fails, nothing here can help the dial
         flow.error = None
-        # An A record only: the tunnel carries IPv4, so an AAAA question gets an empty answer and the
-        # client falls back to IPv4.
+        # An A record only. The tunnel carries IPv4, so AAAA gets an empty answer and the client falls
+        # back to IPv4; so do HTTPS/SVCB questions (Android and iOS ask them first), which would otherwise
+        # go to a name server the machine may not reach, and keep the phone waiting.
         ipv4 = question.type == dns.types.A
         records = [dns.ResourceRecord.A(question.name, OFFLINE_ADDRESS)] if ipv4 else []
         flow.response = flow.request.succeed(records)
@@ -58,7 +59,7 @@ def own_names() -> set[str]:
     """Names only the proxy answers: the control host, and mitmproxy's onboarding host (`mitm.it`, where
     a device fetches the CA) while onboarding is on."""
     names = {CONTROL_HOST}
-    if ctx.options.onboarding:
+    if "onboarding" in ctx.options and ctx.options.onboarding:  # absent without mitmproxy's own addons
         names.add(ctx.options.onboarding_host.lower().rstrip("."))
     return names
 
