@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import LOG_MARKERS, orange_proxy_command
 from netns import OTHER_HOST_ADDRESS, Lab
+
+from proxy_addons.integrations.standin import self_signed_certificate
 
 OTHER_HOST = "other.test"
 OTHER_PORT = 443  # as a real site: the transparent redirect takes port 443
@@ -37,34 +38,7 @@ server.serve_forever()
 def other_host_certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for other.test: what the device must see when its traffic passes
     through (never one signed by the proxy's CA)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, OTHER_HOST)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(OTHER_HOST)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "other-cert.pem", directory / "other-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
+    return self_signed_certificate(directory, names=(OTHER_HOST,), stem="other")
 
 
 def serve_other_host(lab: Lab, directory: Path) -> Path:
@@ -153,3 +127,17 @@ def curl(lab: Lab, *args: str, check: bool = True) -> tuple[int, str, str]:
     if check:
         assert result.returncode == 0, f"curl {' '.join(args)}: exit {result.returncode}: {result.stderr}"
     return result.returncode, status, body
+
+
+def passes_through_with_its_own_certificate(lab: Lab) -> None:
+    """other.test answers the device itself, with its own certificate: a client trusting only the
+    proxy's CA refuses it (curl exit 60)."""
+    target = (
+        "--resolve",
+        f"{OTHER_HOST}:{OTHER_PORT}:{OTHER_HOST_ADDRESS}",
+        f"https://{OTHER_HOST}:{OTHER_PORT}/",
+    )
+    _, status, body = curl(lab, "--cacert", str(lab.other_cert), *target)
+    assert (status, body) == ("200", OTHER_BODY)
+    code, _, _ = curl(lab, "--cacert", str(lab.proxy.ca), *target, check=False)
+    assert code == 60

@@ -66,7 +66,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.server.requests.append(f"{self.command} {self.path}")
             own = self.server.answers(request) if self.server.answers is not None else None
             answer = own if own is not None else engine.handle(route, request)
-        payload = b"" if self.command == "HEAD" else answer.body
+        payload = answer.body  # its length is also HEAD's Content-Length (RFC 9110 §9.3.2); not sent
         headers = answer.all_headers()
         if self.server.gzip and payload:
             payload = gzip.compress(payload)
@@ -78,7 +78,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Set-Cookie", self.server.set_cookie)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":
+            self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
 
@@ -122,16 +123,32 @@ class StandInServer(http.server.ThreadingHTTPServer):
         return f"{self.scheme}://{host}:{port}"
 
 
-def self_signed_certificate(directory: Path, lifetime: timedelta = timedelta(days=1)) -> tuple[Path, Path]:
-    """A throw-away certificate for 127.0.0.1 and localhost, signed by itself: (cert, key) PEM files.
-    Clients (or `orange-proxy record --upstream-ca`) trust the cert file itself."""
+def _alt_name(name: str):
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def self_signed_certificate(
+    directory: Path,
+    lifetime: timedelta = timedelta(days=1),
+    names: tuple[str, ...] = ("localhost", "127.0.0.1"),
+    stem: str = "standin",
+) -> tuple[Path, Path]:
+    """A throw-away certificate for `names` (host names and IP addresses; by default 127.0.0.1 and
+    localhost), signed by itself: (cert, key) PEM files `<stem>-cert.pem`, `<stem>-key.pem`. Clients (or
+    `orange-proxy record --upstream-ca`) trust the cert file itself."""
     from cryptography import x509  # mitmproxy depends on it
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orange-proxy stand-in for api.orange.com")])
+    common = "orange-proxy stand-in for api.orange.com" if stem == "standin" else names[0]
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
     now = datetime.now(UTC)
     cert = (
         x509.CertificateBuilder()
@@ -142,14 +159,14 @@ def self_signed_certificate(directory: Path, lifetime: timedelta = timedelta(day
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + lifetime)
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName([_alt_name(n) for n in names]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = directory / "standin-cert.pem", directory / "standin-key.pem"
+    cert_path, key_path = directory / f"{stem}-cert.pem", directory / f"{stem}-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
