@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +277,36 @@ iOS simulator: xcrun simctl keychain booted add-root-cert {pem}
 """
 
 
+EXPIRY_WARNING_DAYS = 30  # a CA closer than this to its end gets a warning: time to renew it calmly
+
+
+def validity_warning(found: Authority, now: datetime) -> str | None:
+    """A warning line for a CA clients refuse now or soon (expired, expiring within 30 days, not yet
+    valid), with what to do; None for a CA good for longer."""
+    start, end = found.certificate.not_valid_before_utc, found.certificate.not_valid_after_utc
+    # mitmproxy makes a new CA when its key file is missing; it rewrites every other file with it.
+    renew = (
+        f"to get a new one, delete {found.confdir / f'{BASENAME}-ca*.pem'} and run `orange-proxy ca` (or "
+        "start the proxy) again; every device and client must then trust the new CA"
+    )
+    if now < start:
+        return (
+            f"warning: this CA is not valid before {start:%Y-%m-%d %H:%M} UTC, and clients refuse it until "
+            f"then: check this machine's clock (now {now:%Y-%m-%d %H:%M} UTC); if the clock is right, {renew}"
+        )
+    if end <= now:
+        return f"warning: this CA expired on {end:%Y-%m-%d %H:%M} UTC, and clients refuse it; {renew}"
+    left = end - now
+    if left < timedelta(days=EXPIRY_WARNING_DAYS):
+        days = left.days
+        when = "in less than a day" if days == 0 else f"in {days} day{'s' if days > 1 else ''}"
+        return (
+            f"warning: this CA expires on {end:%Y-%m-%d %H:%M} UTC ({when}); clients will refuse it then; "
+            f"{renew}"
+        )
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """The `orange-proxy ca` command: the CA path on the first line of stdout, then what was written and
     the install steps (all but the path left out with --quiet)."""
@@ -288,14 +318,9 @@ def run(args: argparse.Namespace) -> int:
         print(say(str(exc)), file=sys.stderr)
         return 2
     print(found.cert_file, flush=True)
-    if found.certificate.not_valid_after_utc < datetime.now(UTC):
-        print(
-            say(
-                f"this CA expired on {found.certificate.not_valid_after_utc:%Y-%m-%d}: clients will refuse "
-                f"it; move the {BASENAME}-ca* files out of {found.confdir} and run `orange-proxy ca` again"
-            ),
-            file=sys.stderr,
-        )
+    warning = validity_warning(found, datetime.now(UTC))
+    if warning:
+        print(say(warning), file=sys.stderr, flush=True)  # stderr: `CA=$(orange-proxy ca -q)` keeps the path
     if args.quiet:
         return 0
     if found.created:

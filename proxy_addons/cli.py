@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
+import io
+import os
 import socket
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from proxy_addons import __version__
 from proxy_addons.config.choices import Exhausted, MissPolicy, Profile, RecordMode, values
@@ -41,21 +46,112 @@ def _readable_file(text: str) -> str:
     return str(path)
 
 
+def _mode(text: str) -> str:
+    """A mitmproxy mode spec, checked now: a typo is a one-line error naming the modes, not a failure at
+    start-up."""
+    from mitmproxy.proxy.mode_specs import ProxyMode  # here: `--help` and other flags stay fast
+
+    try:
+        ProxyMode.parse(text)
+    except ValueError as exc:
+        name = text.rpartition("@")[0] or text
+        name = name.partition(":")[0].lower()
+        names = mode_names()
+        if name in names:  # a known mode with a bad argument, e.g. `reverse` without its URL
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: {str(exc).rstrip(': ') or 'bad mode'}; e.g. --mode "
+                "reverse:https://api.orange.com, --mode regular@8080, --mode wireguard"
+            ) from None
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise argparse.ArgumentTypeError(
+            f"unknown mode {text!r} ({hint}mitmproxy's modes: {', '.join(names)}; "
+            "e.g. --mode reverse:https://api.orange.com)"
+        ) from None
+    return text
+
+
+def mode_names() -> list[str]:
+    """mitmproxy's mode names (`regular`, `reverse`, …), read from its mode classes."""
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    found: list[str] = []
+    pending = list(ProxyMode.__subclasses__())
+    while pending:
+        mode = pending.pop(0)
+        pending.extend(mode.__subclasses__())
+        name = getattr(mode, "type_name", None)
+        if isinstance(name, str) and name not in found:
+            found.append(name)
+    return found
+
+
 def _setting(text: str) -> str:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
     return text
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with errors as one line that says what to do next (argparse prints the whole usage
+    first, which buries the one line that matters)."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = self.hint(message)
+        line = f"{self.prog}: {message}" + (f"; {hint}" if hint else "")
+        self.exit(2, f"{line} (see `{self.prog} --help`)\n")
+
+    def hint(self, message: str) -> str | None:
+        """What to do about a common mistake, said after argparse's own words."""
+        if "the following arguments are required: --cassette" in message:
+            if self.prog.endswith(" record"):
+                return "record needs the cassette to write, e.g. --cassette cassettes/login.yaml"
+            return (
+                "replay needs the cassette to answer from, e.g. --cassette cassettes/login.yaml "
+                "(make one with `orange-proxy record --cassette cassettes/login.yaml`)"
+            )
+        if ": no such file: " in message:
+            return f"check the path (a relative one starts from {os.getcwd()})"
+        if message.startswith("unrecognized arguments: "):
+            return self._closest(message.removeprefix("unrecognized arguments: ").split())
+        if "invalid choice: " in message:
+            given = message.partition("invalid choice: ")[2].partition(" (")[0].strip("'")
+            choices = [c for a in self._actions if a.choices for c in a.choices]
+            close = difflib.get_close_matches(given, [str(c) for c in choices], n=1)
+            return f"did you mean {close[0]}?" if close else None
+        return None
+
+    def _closest(self, words: list[str]) -> str | None:
+        """`did you mean --listen-port?` for a mistyped flag, the commands for a word that is none."""
+        first = words[0].partition("=")[0]
+        if first.startswith("-"):
+            flags = [s for a in self._actions for s in a.option_strings]
+            close = difflib.get_close_matches(first, flags, n=1)
+            return f"did you mean {close[0]}?" if close else None
+        close = difflib.get_close_matches(first, COMMANDS, n=1)
+        return (f"did you mean {close[0]}? " if close else "") + f"the commands: {', '.join(COMMANDS)}"
+
+
 def _add_proxy_flags(parser: argparse.ArgumentParser) -> None:
     net = parser.add_argument_group("proxy")
-    net.add_argument("--listen-host", help="address to listen on (default 127.0.0.1)")
-    net.add_argument("--listen-port", type=_port, help="port to listen on; 0 picks a free one (default 8080)")
+    net.add_argument(
+        "--listen-host",
+        metavar="HOST",
+        help="address to listen on (default 127.0.0.1, this machine only); 0.0.0.0 for phones on the "
+        "network, e.g. --listen-host 0.0.0.0",
+    )
+    net.add_argument(
+        "--listen-port",
+        metavar="PORT",
+        type=_port,
+        help="port to listen on; 0 picks a free one, printed in the ready line (default 8080), "
+        "e.g. --listen-port 0",
+    )
     net.add_argument(
         "--confdir",
         metavar="DIR",
         help="mitmproxy's configuration directory; the CA clients must trust is DIR/mitmproxy-ca-cert.pem "
-        "(default ~/.mitmproxy)",
+        "and DIR/config.yaml is read (default ~/.mitmproxy), e.g. --confdir ./proxy-conf",
     )
     net.add_argument(
         "--mode",
@@ -63,23 +159,24 @@ def _add_proxy_flags(parser: argparse.ArgumentParser) -> None:
         dest="proxy_mode",
         metavar="SPEC",
         action="append",
+        type=_mode,
         help="mitmproxy's mode, as mitmproxy spells it: regular (default), transparent, wireguard, "
-        "reverse:URL; e.g. --mode reverse:https://api.orange.com; repeatable",
+        "reverse:URL, e.g. --mode reverse:https://api.orange.com; repeatable (one listener each)",
     )
     net.add_argument(
         "--intercept-host",
         metavar="HOST[:PORT]",
         action="append",
-        help="host whose traffic the proxy answers (repeatable; default api.orange.com); others pass "
-        "through, e.g. --intercept-host api.orange.com:8443",
+        help="host whose traffic the proxy answers; others pass through untouched (default "
+        "api.orange.com); repeatable, e.g. --intercept-host api.orange.com:8443",
     )
     net.add_argument(
         "-q",
         "--quiet",
         action="store_true",
         help="no request lines and no log lines below warnings (as mitmdump -q); the ready line and "
-        "errors stay. Finer: --set flow_detail=0..4 (request lines, as mitmdump), "
-        "--set termlog_verbosity=warn",
+        "errors stay (default: a line per request). Finer: --set flow_detail=0..4 (request lines, as "
+        "mitmdump), --set termlog_verbosity=warn",
     )
     net.add_argument(
         "--set",
@@ -88,7 +185,8 @@ def _add_proxy_flags(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         type=_setting,
-        help="any mitmproxy option, e.g. --set orange_code_lifetime=60 (repeatable)",
+        help="any mitmproxy option, ours (orange_*) included; wins over flags and DIR/config.yaml "
+        "(default: none); repeatable, e.g. --set orange_code_lifetime=60",
     )
 
 
@@ -98,20 +196,28 @@ def _add_fault_flags(parser: argparse.ArgumentParser) -> None:
         "--fault",
         metavar="SPEC",
         action="append",
-        help="inject a fault, e.g. token_expired, latency:ms=1500,api=location-verification, "
-        "service_unavailable:times=2, reset:p=0.3,seed=7 (repeatable)",
+        help="inject a fault from the start (default: none; add more from the control page); repeatable, "
+        "e.g. token_expired, latency:ms=1500,api=location-verification, service_unavailable:times=2, "
+        "reset:p=0.3,seed=7",
     )
     group.add_argument(
-        "--faults", metavar="FILE", type=_readable_file, help="a scenario file of faults (YAML)"
+        "--faults",
+        metavar="FILE",
+        type=_readable_file,
+        help="a scenario file of faults (YAML, schemas/faults.schema.json) (default: none), "
+        "e.g. --faults faults/outage.yaml",
     )
     group.add_argument(
-        "--event-log", metavar="FILE", help="append every exchange and fault to FILE as JSON lines"
+        "--event-log",
+        metavar="FILE",
+        help="append every exchange and fault to FILE as JSON lines (default: kept in memory only, for "
+        "the control page), e.g. --event-log events.jsonl",
     )
     group.add_argument(
         "--control-token",
         metavar="TOKEN",
-        help="require 'Authorization: Bearer TOKEN' on the control API from every client "
-        "(without it, only loopback clients are answered)",
+        help="require 'Authorization: Bearer TOKEN' on the control API from every client (default: no "
+        "token, and only loopback clients are answered), e.g. --control-token s3cret",
     )
 
 
@@ -122,14 +228,20 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         action="append",
         type=_readable_file,
-        help="rules file (YAML); repeatable, each layered over the defaults and the ones before",
+        help="rules file (YAML): numbers, clients, overrides (default: the built-in rules only); "
+        "repeatable, each layered over the defaults and the ones before, e.g. --rules lab.yaml",
     )
-    group.add_argument("--profile", choices=values(Profile), help="error dialect and quirks (default orange)")
+    group.add_argument(
+        "--profile",
+        choices=values(Profile),
+        help="error dialect and quirks: orange (default) as Orange's pages document them, camara as "
+        "CAMARA's specs say, e.g. --profile camara",
+    )
     group.add_argument(
         "--token-lifetime",
         metavar="SECONDS",
         type=_seconds,
-        help="access token lifetime (default 3600)",
+        help="lifetime of the access tokens issued (default 3600), e.g. --token-lifetime 60",
     )
 
 
@@ -139,8 +251,12 @@ def _add_cassette_flags(parser: argparse.ArgumentParser, recording: bool) -> Non
         "--cassette",
         metavar="FILE",
         required=True,
-        help="the cassette (vcrpy YAML), e.g. --cassette cassettes/login.yaml"
-        + ("" if recording else "; it must exist (record it with `orange-proxy record --cassette FILE`)"),
+        help="the cassette (vcrpy YAML) (required), e.g. --cassette cassettes/login.yaml"
+        + (
+            "; made if missing"
+            if recording
+            else "; it must exist (record it with `orange-proxy record --cassette FILE`)"
+        ),
     )
     if recording:
         group.add_argument(
@@ -152,7 +268,8 @@ def _add_cassette_flags(parser: argparse.ArgumentParser, recording: bool) -> Non
     group.add_argument(
         "--miss",
         choices=values(MissPolicy),
-        help="a request the cassette cannot answer: error (default), passthrough, synth",
+        help="a request the cassette cannot answer: error (default: a 502 naming the nearest recording), "
+        "passthrough (forward it), synth (the synthesiser answers); it still counts as a miss",
     )
     group.add_argument(
         "--exhausted",
@@ -162,51 +279,86 @@ def _add_cassette_flags(parser: argparse.ArgumentParser, recording: bool) -> Non
     group.add_argument(
         "--allow-misses",
         action="store_true",
-        help="exit with status 0 even when a request missed the cassette (by default such a run exits "
+        help="exit with status 0 even when a request missed the cassette (default: such a run exits "
         "with status 1 when it stops, so CI fails), e.g. while a cassette is being completed",
     )
     group.add_argument(
         "--require-all-played",
         action="store_true",
-        help="exit with status 3 when interactions of the cassette were never played (the app stopped "
-        "making a request the cassette expects)",
+        help="exit with status 3 when interactions of the cassette were never played, i.e. the app "
+        "stopped making a request the cassette expects (default: only reported in the summary)",
     )
     group.add_argument(
-        "--ignore-json-field", metavar="FIELD", action="append", help="JSON field replay ignores"
+        "--ignore-json-field",
+        metavar="FIELD",
+        action="append",
+        help="JSON body field (name or dotted path) replay ignores (default: none); repeatable, "
+        "e.g. --ignore-json-field maxAge",
     )
     group.add_argument(
         "--ignore-param",
         metavar="NAME",
         action="append",
-        help="query/form parameter replay ignores (state, nonce and code_challenge always are)",
+        help="query/form parameter replay ignores (default: state, nonce and code_challenge, always); "
+        "repeatable, e.g. --ignore-param redirect_uri",
     )
-    group.add_argument("--match-header", metavar="NAME", action="append", help="header replay also matches")
+    group.add_argument(
+        "--match-header",
+        metavar="NAME",
+        action="append",
+        help="header whose value replay also matches (default: none); repeatable, "
+        "e.g. --match-header x-correlator",
+    )
     upstream = parser.add_argument_group("upstream")
     upstream.add_argument(
         "--upstream",
         metavar="URL",
-        help="send forwarded requests to this base URL; cassettes keep the original URI",
+        help="send forwarded requests to this base URL; cassettes keep the original URI (default: the "
+        "host the app asked for), e.g. --upstream https://127.0.0.1:8443",
     )
     upstream.add_argument(
-        "--upstream-ca", metavar="FILE", type=_readable_file, help="CA to trust for the upstream"
+        "--upstream-ca",
+        metavar="FILE",
+        type=_readable_file,
+        help="CA to trust for the upstream's certificate (default: the system's roots), "
+        "e.g. --upstream-ca ./standin/standin-cert.pem",
     )
     upstream.add_argument(
-        "--upstream-insecure", action="store_true", help="do not verify the upstream's certificate"
+        "--upstream-insecure",
+        action="store_true",
+        help="do not verify the upstream's certificate (default: verified)",
     )
     if recording:
         scrub = parser.add_argument_group("scrubbing (always on; these add to it)")
-        scrub.add_argument("--scrub-header", metavar="NAME", action="append", help="another header to scrub")
         scrub.add_argument(
-            "--scrub-param", metavar="NAME", action="append", help="another query/form parameter"
+            "--scrub-header",
+            metavar="NAME",
+            action="append",
+            help="another header to scrub, beyond Authorization, cookies and the OAuth parameters in "
+            "Location (always); repeatable, "
+            "e.g. --scrub-header x-api-key",
         )
         scrub.add_argument(
-            "--scrub-json-field", metavar="FIELD", action="append", help="another JSON field or path"
+            "--scrub-param",
+            metavar="NAME",
+            action="append",
+            help="another query/form parameter to scrub, beyond code, client_secret, the tokens and the like "
+            "(always); repeatable, e.g. --scrub-param login_hint",
+        )
+        scrub.add_argument(
+            "--scrub-json-field",
+            metavar="FIELD",
+            action="append",
+            help="another JSON field (name or dotted path) to scrub, beyond access_token, id_token, "
+            "refresh_token and client_secret (always); repeatable, "
+            "e.g. --scrub-json-field device.ipv4Address",
         )
         scrub.add_argument(
             "--pseudonymise-numbers",
             action="store_true",
             help="replace phone numbers by consistent +990 pseudonyms and KYC personal data (names, address, "
-            "e-mail, birthdate…) by pseudonyms of the same shape (cassettes shared outside a team)",
+            "e-mail, birthdate…) by pseudonyms of the same shape, for cassettes shared outside a team "
+            "(default: numbers kept)",
         )
 
 
@@ -219,11 +371,61 @@ exit status, when the proxy stops (SIGINT/SIGTERM), after a summary of the run:
   3  with --require-all-played: interactions of the cassette were never played
 """
 
+# Real command lines, one per line; tests/test_cli.py runs each through this parser.
+SYNTH_EXAMPLES = """\
+examples:
+  orange-proxy
+  orange-proxy synth --listen-port 0 --confdir ./proxy-conf
+  orange-proxy synth --profile camara --rules lab.yaml --event-log events.jsonl
+  orange-proxy synth --fault token_expired --fault latency:ms=1500,api=location-verification
+  orange-proxy synth --listen-host 0.0.0.0 --listen-port 8080   # for a phone on the same Wi-Fi
+  orange-proxy synth --mode reverse:https://api.orange.com --listen-port 8443
+  orange-proxy synth --mode wireguard
+  orange-proxy synth --quiet --set orange_code_lifetime=30
+
+exit status: 0 when stopped (SIGINT/SIGTERM), 2 when the proxy could not start (bad flag, option or
+rules file, port in use); the message says which and what to do.
+"""
+
+RECORD_EXAMPLES = """\
+examples:
+  orange-proxy record --cassette cassettes/login.yaml
+  orange-proxy record --cassette cassettes/login.yaml --record-mode new_episodes
+  orange-proxy record --cassette cassettes/shared.yaml --pseudonymise-numbers --scrub-header x-api-key
+  orange-proxy record --cassette new.yaml --upstream https://127.0.0.1:8443 \\
+      --upstream-ca ./standin/standin-cert.pem   # against `orange-proxy standin --self-signed ./standin`
+
+"""
+
+REPLAY_EXAMPLES = """\
+examples:
+  orange-proxy replay --cassette cassettes/login.yaml
+  orange-proxy replay --cassette cassettes/login.yaml --require-all-played --listen-port 0
+  orange-proxy replay --cassette cassettes/login.yaml --miss synth --allow-misses
+  orange-proxy replay --cassette cassettes/login.yaml --ignore-json-field maxAge --fault reset:times=1
+
+"""
+
+TOP_EXAMPLES = """\
+With no command, `orange-proxy` is `orange-proxy synth`. Each command's flags: orange-proxy COMMAND --help.
+
+examples:
+  orange-proxy
+  orange-proxy --listen-port 0 --profile camara
+  orange-proxy record --cassette cassettes/login.yaml
+  orange-proxy replay --cassette cassettes/login.yaml --require-all-played
+  orange-proxy cassette check cassettes/login.yaml
+  orange-proxy ca --quiet
+  orange-proxy standin --self-signed ./standin
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="orange-proxy",
         description="Recording / replaying / synthesising test proxy for Orange's CAMARA APIs.",
+        epilog=TOP_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -231,7 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     synth = commands.add_parser(
         "synth",
         help="(the default) answer as Orange's playground and lab would, with no account and no network",
-        description="Start the proxy in synthesising mode.",
+        description="Start the proxy in synthesising mode: it answers api.orange.com itself, computed from "
+        "the subscribers' data (rules files, the playground's +990 numbers); other hosts pass through.",
+        epilog=SYNTH_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_proxy_flags(synth)
     _add_engine_flags(synth)
@@ -240,8 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     record = commands.add_parser(
         "record",
         help="forward to the real api.orange.com (or --upstream) and record every exchange, scrubbed",
-        description="Start the proxy in record mode.",
-        epilog=EXIT_STATUSES,
+        description="Start the proxy in record mode: requests to api.orange.com are forwarded (to "
+        "--upstream if given) and every exchange is written to the cassette, scrubbed of credentials.",
+        epilog=RECORD_EXAMPLES + EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_proxy_flags(record)
@@ -252,8 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay",
         help="answer from a cassette, with no network at all",
-        description="Start the proxy in replay mode.",
-        epilog=EXIT_STATUSES,
+        description="Start the proxy in replay mode: requests to api.orange.com are answered from the "
+        "cassette, with no network; one it cannot answer is a miss (see --miss).",
+        epilog=REPLAY_EXAMPLES + EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_proxy_flags(replay)
@@ -286,25 +493,38 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     standin.add_argument(
-        "--listen-host", metavar="HOST", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+        "--listen-host",
+        metavar="HOST",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1), e.g. --listen-host 0.0.0.0",
     )
     standin.add_argument(
         "--listen-port",
         metavar="PORT",
         type=_port,
         default=8443,
-        help="port to listen on; 0 picks a free one (default 8443)",
+        help="port to listen on; 0 picks a free one, printed in the ready line (default 8443), "
+        "e.g. --listen-port 0",
     )
     standin.add_argument(
-        "--cert", metavar="PEM", type=_readable_file, help="certificate (omit for plain HTTP)"
+        "--cert",
+        metavar="PEM",
+        type=_readable_file,
+        help="certificate to serve HTTPS with (default: none, plain HTTP), e.g. --cert cert.pem",
     )
-    standin.add_argument("--key", metavar="PEM", type=_readable_file, help="its private key")
+    standin.add_argument(
+        "--key",
+        metavar="PEM",
+        type=_readable_file,
+        help="the certificate's private key (default: none; required with --cert), e.g. --key key.pem",
+    )
     standin.add_argument(
         "--self-signed",
         metavar="DIR",
-        help="serve HTTPS with a throw-away certificate written to DIR/standin-cert.pem (trust that file)",
+        help="serve HTTPS with a throw-away certificate for 127.0.0.1 and localhost written to "
+        "DIR/standin-cert.pem, the file clients trust (default: none), e.g. --self-signed ./standin",
     )
-    standin.add_argument("--gzip", action="store_true", help="gzip every answer")
+    standin.add_argument("--gzip", action="store_true", help="gzip every answer (default: identity)")
     _add_engine_flags(standin)
 
     ca = commands.add_parser(
@@ -313,7 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the path of mitmproxy's CA certificate, the one the proxy signs with, on the\n"
         "first line (made in the confdir the way mitmproxy makes it if there is none yet), then install\n"
         "steps for programs, Android (user CA + network_security_config, emulator system store), iOS and\n"
-        "http://mitm.it. Exit status 2, with a message, if the confdir or a file cannot be used.",
+        "http://mitm.it. A CA clients refuse now or soon (expired, expiring within 30 days, not yet\n"
+        "valid) gets a warning on stderr saying when, and how to get a new one. Exit status 2, with a\n"
+        "message, if the confdir or a file cannot be used.",
         epilog="examples:\n"
         "  orange-proxy ca\n"
         "  CA=$(orange-proxy ca --quiet)\n"
@@ -330,16 +552,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--bundle",
         metavar="FILE",
         help="also write FILE: the CA, then certifi's public roots, for clients that reach other hosts "
-        "through the proxy too, e.g. --bundle ca-bundle.pem (then REQUESTS_CA_BUNDLE=ca-bundle.pem)",
+        "through the proxy too (default: not written), e.g. --bundle ca-bundle.pem (then "
+        "REQUESTS_CA_BUNDLE=ca-bundle.pem)",
     )
     ca.add_argument(
         "--android",
         metavar="DIR",
-        help="also write DIR/<subject_hash_old>.0, the CA as an Android system store file (PEM) for "
-        "/system/etc/security/cacerts on an emulator, e.g. --android ./android-ca",
+        help="also write DIR/<subject_hash_old>.0, e.g. --android ./android-ca: the CA as an Android system "
+        "store file (PEM) for /system/etc/security/cacerts on an emulator (default: not written)",
     )
     ca.add_argument(
-        "-q", "--quiet", action="store_true", help="print the CA path only, e.g. CA=$(orange-proxy ca -q)"
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print the CA path only (default: the path, then install steps), e.g. CA=$(orange-proxy ca -q)",
+    )
+
+    commands.add_parser(
+        "options",
+        help="list the proxy's own mitmproxy options (name, default, type or valid values, help)",
+        description="List every mitmproxy option the proxy's addons declare, in the YAML of mitmproxy's\n"
+        "`--options` (each option's help, type or valid values in the comment above it; the value is\n"
+        "its default), ready to copy into DIR/config.yaml. `mitmdump -s SCRIPT --options` lists them\n"
+        "too on mitmproxy 12.3, not on 11 (it prints its options before it loads scripts).",
+        epilog="examples:\n  orange-proxy options\n  orange-proxy options > ~/.mitmproxy/config.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
     commands.add_parser(
@@ -407,7 +644,7 @@ def proxy_options(args: argparse.Namespace, mode: str) -> dict[str, object]:
     return options
 
 
-COMMANDS = ("synth", "record", "replay", "cassette", "standin", "addon-path", "ca")
+COMMANDS = ("synth", "record", "replay", "cassette", "standin", "addon-path", "ca", "options")
 
 
 def preflight(args: argparse.Namespace) -> str | None:
@@ -428,21 +665,57 @@ def preflight(args: argparse.Namespace) -> str | None:
             probe.bind((str(host), int(port)))
     except (OSError, OverflowError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return f"cannot listen on {host}:{port}: {reason}"
+        hint = (
+            "another proxy (or program) has it: stop it, or pick another port with --listen-port PORT "
+            "(0 picks a free one)"
+            if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE
+            else "check --listen-host (an address of this machine, e.g. 127.0.0.1 or 0.0.0.0) and "
+            "--listen-port (0..65535; below 1024 needs root)"
+        )
+        return f"cannot listen on {host}:{port}: {reason}; {hint}"
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # No command means synth: `orange-proxy` alone starts a proxy that needs no Orange account.
+def with_command(argv: Sequence[str]) -> list[str]:
+    """`argv` with its command: none means synth, so `orange-proxy` alone starts a proxy that needs no
+    Orange account."""
+    argv = list(argv)
     if not any(arg in COMMANDS for arg in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv.insert(0, "synth")
-    args = build_parser().parse_args(argv)
+    return argv
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The command line parsed; a mistake ends it with one line from the command's own parser (so an
+    unknown flag gets that command's "did you mean")."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(with_command(argv))
+    if extra:
+        # A word that is no flag is a mistyped command: the top-level parser says which there are.
+        said = subparser(parser, args) if extra[0].startswith("-") else parser
+        said.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def subparser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub)command `args` are for."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(args, action.dest, None)
+            if name in action.choices:
+                return subparser(action.choices[name], args)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
     if args.command == "addon-path":
         from proxy_addons import mitm_script
 
         print(mitm_script.__file__)
         return 0
+    if args.command == "options":
+        return _options()
     if args.command == "cassette":
         from proxy_addons.cassettes.check import check_files
 
@@ -463,6 +736,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve(proxy_options(args, args.command), args.sets, DEFAULTS)
 
 
+def _options() -> int:
+    """Our addons' options, loaded by mitmproxy's own loader into an option set of their own, printed
+    as mitmproxy prints `--options`: the list is what the addons declare, never a copy of it."""
+    from types import SimpleNamespace
+
+    from mitmproxy import optmanager
+    from mitmproxy.addonmanager import Loader
+
+    from proxy_addons.addons import default_addons
+
+    options = optmanager.OptManager()
+    loader = Loader(SimpleNamespace(options=options))  # the loader only needs the master's options
+    for addon in default_addons():
+        load = getattr(addon, "load", None)
+        if load is not None:
+            load(loader)
+    text = io.StringIO()
+    optmanager.dump_defaults(options, text)
+    try:
+        sys.stdout.write(text.getvalue())
+        sys.stdout.flush()
+    except BrokenPipeError:  # `orange-proxy options | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+    return 0
+
+
 def _standin(args: argparse.Namespace) -> int:
     from proxy_addons.config.rules import RulesError, load_rules
     from proxy_addons.config.schemas import default_store
@@ -476,7 +775,8 @@ def _standin(args: argparse.Namespace) -> int:
         from proxy_addons.integrations.standin import self_signed_certificate
 
         try:
-            cert, key = self_signed_certificate(Path(args.self_signed))
+            # Absolute: the line below names the file to trust wherever the reader's shell is.
+            cert, key = self_signed_certificate(Path(args.self_signed).expanduser().absolute())
         except OSError as exc:
             print(say(f"cannot write the certificate: {exc.strerror}"), file=sys.stderr)
             return 2

@@ -49,10 +49,12 @@ def ca(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.C
 
 def refused(result: subprocess.CompletedProcess, *words: str, usage: bool = False) -> None:
     """Exit status 2 with one clear message naming the problem, never a traceback (argparse's own
-    errors start with the usage line)."""
+    errors, `usage`, are one line too, named after the command)."""
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.startswith("usage: " if usage else "orange-proxy: "), result.stderr
+    assert result.stderr.startswith("orange-proxy ca: " if usage else "orange-proxy: "), result.stderr
+    if usage:
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert result.stdout == "", result.stdout
     for word in words:
         assert word in result.stderr, (word, result.stderr)

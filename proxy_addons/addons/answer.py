@@ -40,6 +40,9 @@ def to_flow_response(answer: Answer, request: http.Request) -> http.Response:
     ]
     body = b"" if request.method == "HEAD" else answer.body
     response = http.Response.make(answer.status, body, headers)
+    if request.method == "HEAD" and answer.body and "transfer-encoding" not in response.headers:
+        # The same headers as GET (RFC 9110 §9.3.2): the length of the body GET would get.
+        response.headers["content-length"] = str(len(answer.body))
     response.http_version = request.http_version
     if answer.reason:
         response.reason = answer.reason

@@ -106,7 +106,9 @@ class Cassettes:
         if not ctx.options.orange_cassette:
             raise exceptions.OptionsError(say(f"{ctx.options.orange_mode} mode needs orange_cassette"))
         options = ctx.options
-        path = os.path.expanduser(options.orange_cassette)
+        # Absolute from here on: every line that names the cassette (start, summary, files written, the
+        # exit status) names the file wherever the reader's shell is, as the ready line names the CA.
+        path = os.path.abspath(os.path.expanduser(options.orange_cassette))
         if options.orange_mode == Mode.REPLAY and os.path.isfile(path) and os.path.getsize(path) == 0:
             raise exceptions.OptionsError(
                 say(f"{os.path.abspath(path)} is empty: there is nothing to replay; record it first")

@@ -8,6 +8,13 @@ appended to each answer line of ours:
                   << 403 Forbidden 87b [orange-proxy: replayed; PERMISSION_DENIED: Client does not have …]
 
 `mitmdump -s` users have mitmdump's own dumper; this one is only added by `orange-proxy` (runner).
+
+The same words go on the flow for mitmproxy's other tools (`Marks`): `flow.comment` (mitmweb's
+Comment tab, mitmproxy's console, flow files and HAR) and `flow.marked` (the marker mitmweb and the
+console show in the flow list, an emoji shortcode both render). A tester's own comment and marker
+are kept: our comment is one line starting `orange-proxy: `, put after theirs (and replaced, not
+repeated, when the flow passes again, e.g. mitmproxy's replay); our marker is only set on a flow with
+no marker or with one of ours.
 """
 
 from __future__ import annotations
@@ -18,9 +25,62 @@ from typing import Any
 from mitmproxy import http
 from mitmproxy.addons.dumper import Dumper
 
-from proxy_addons.addons.stages import ACTION, CONTROL_HOST, FAULT, MISS, ROUTE
+from proxy_addons.addons.stages import ACTION, CONTROL_HOST, FAULT, MISS, PASSED_THROUGH, ROUTE
 
 REASON_CHARS = 200  # an error reason longer than this is cut: the line stays a line
+COMMENT_PREFIX = "orange-proxy: "
+FAULTED = ":zap:"  # ⚡ any flow a fault touched, whatever then answered it
+# Action (without a body fault's "+kind") → marker. mitmweb's own default marker is a red circle
+# (`:default:`), so none of ours is red.
+MARKERS = {
+    "synthesised": ":orange_circle:",  # 🟠 answered by the synthesiser
+    "replayed": ":vhs:",  # 📼 answered from the cassette
+    "recorded": ":movie_camera:",  # 🎥 forwarded, and now on the cassette
+    "forwarded": ":globe_with_meridians:",  # 🌐 answered by the real host, not recorded
+    "passed-through": ":globe_with_meridians:",
+    "replay-miss": ":question:",  # ❓ the cassette had no answer
+    "faulted": FAULTED,
+}
+OURS = frozenset(MARKERS.values())
+
+
+def marker(flow: http.HTTPFlow) -> str:
+    """Our marker for a flow the proxy acted on ("" for an action without one)."""
+    action = str(flow.metadata.get(ACTION, "")).partition("+")
+    if flow.metadata.get(FAULT) or action[1]:  # a fault, or a body fault's "+truncate"
+        return FAULTED
+    return MARKERS.get(action[0], "")
+
+
+def comment(flow: http.HTTPFlow) -> str:
+    """Our comment line: the words of the console line, with the route (api/operation), and the
+    whole reason (a comment has room for a replay miss's field-by-field difference)."""
+    words = account(flow, with_route=True, cut=None)
+    return COMMENT_PREFIX + "; ".join(words).replace("\n", " ")  # one line: ours, told from the tester's
+
+
+class Marks:
+    """Comments and marks every flow of ours once it is answered or has failed. After every other
+    stage (the body faults, the event log), so it says what they did; `orange-proxy` runs it before
+    mitmproxy's `save_stream_file` writer, as `mitmdump -s` does, so flow files carry it."""
+
+    name = "orange_marks"
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._mark(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._mark(flow)
+
+    @staticmethod
+    def _mark(flow: http.HTTPFlow) -> None:
+        if ROUTE not in flow.metadata or flow.metadata.get(ACTION) == "control":
+            return
+        theirs = [line for line in flow.comment.splitlines() if not line.startswith(COMMENT_PREFIX)]
+        flow.comment = "\n".join([*theirs, comment(flow)])
+        ours = marker(flow)
+        if ours and (not flow.marked or flow.marked in OURS):
+            flow.marked = ours
 
 
 class OrangeDumper(Dumper):
@@ -51,10 +111,20 @@ class OrangeDumper(Dumper):
 
 def mark(flow: http.HTTPFlow) -> str:
     """`[orange-proxy: <action>; <why>]` for a flow the proxy classified; empty for others."""
+    words = account(flow)
+    return f"[orange-proxy: {'; '.join(words)}]" if words else ""
+
+
+def account(flow: http.HTTPFlow, with_route: bool = False, cut: int | None = REASON_CHARS) -> list[str]:
+    """What the proxy did with a flow it classified, in words: its action (with the route, e.g.
+    `synthesised location-verification/verify`, when `with_route`), the faults injected, and why it
+    missed or the reason its error answer gives (cut to `cut` characters; None: whole). Empty for a
+    flow that is not ours. The console line and the flow's comment (`Marks`) both say this."""
     if ROUTE not in flow.metadata:
-        return ""
+        # Another host's plain HTTP, forwarded untouched: said, so it is not mistaken for an answer of ours.
+        return [PASSED_THROUGH] if flow.metadata.get(ACTION) == PASSED_THROUGH else []
     action = str(flow.metadata.get(ACTION, "none"))
-    words = [action]
+    words = [f"{action} {flow.metadata[ROUTE]}" if with_route else action]
     faults = flow.metadata.get(FAULT) or []
     names = [str(f.get("fault", "")) for f in faults if isinstance(f, dict)]
     if names:
@@ -65,8 +135,8 @@ def mark(flow: http.HTTPFlow) -> str:
     if why is None and flow.response is not None and flow.response.status_code >= 400:
         why = error_reason(flow.response)
     if why:
-        words.append(why if len(why) <= REASON_CHARS else why[: REASON_CHARS - 1] + "…")
-    return f"[orange-proxy: {'; '.join(words)}]"
+        words.append(why if cut is None or len(why) <= cut else why[: cut - 1] + "…")
+    return words
 
 
 def error_reason(response: http.Response) -> str | None:

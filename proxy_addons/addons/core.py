@@ -182,5 +182,5 @@ class Core:
             "%s mode, profile %s, rules %s",
             self.mode,
             self.settings.profile,
-            ", ".join(self.rules.sources),
+            ", ".join(os.path.abspath(source) for source in self.rules.sources),  # as the ready line's CA
         )

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from mitmproxy import ctx, exceptions, http
 
-from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, ROUTE
+from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, PASSED_THROUGH, ROUTE
 from proxy_addons.messages import logger, say
 from proxy_addons.pipeline.exchange import InFlight
 from proxy_addons.simulator.errors import REASON_HEADER
@@ -23,6 +23,7 @@ from proxy_addons.simulator.errors import REASON_HEADER
 log = logger(__name__)
 
 RING_SIZE = 1000  # events kept in memory; the file keeps everything
+LIVE_LIMIT = 10_000  # flows of this run remembered until they end
 
 
 def _now() -> str:
@@ -36,6 +37,7 @@ class EventLog:
         self.in_flight = in_flight  # the pipeline's exchanges: a flow's ends here
         self.events: deque[dict[str, Any]] = deque(maxlen=RING_SIZE)
         self.counter = 0  # events ever logged; gives each a sequence number
+        self._live: OrderedDict[str, None] = OrderedDict()  # ids of this run's flows not ended yet
         self._file: IO[str] | None = None
 
     def load(self, loader) -> None:
@@ -78,6 +80,13 @@ class EventLog:
 
     # The pipeline's end: every flow of ours, answered or failed ---------------------------------
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # Flows of this run to other hosts have no exchange in flight: remember them as live here.
+        if flow.live:
+            self._live[flow.id] = None
+            if len(self._live) > LIVE_LIMIT:  # flows that never end cannot make it grow for ever
+                self._live.popitem(last=False)
+
     def response(self, flow: http.HTTPFlow) -> None:
         self._flow_event(flow)
 
@@ -86,12 +95,20 @@ class EventLog:
 
     def _flow_event(self, flow: http.HTTPFlow) -> None:
         route = flow.metadata.get(ROUTE)
+        live = flow.id in self._live
+        self._live.pop(flow.id, None)
+        if route is None:
+            # Another host's plain HTTP, passed through untouched: logged as an exchange of no route.
+            if live and flow.metadata.get(ACTION) == PASSED_THROUGH:
+                self._exchange(flow, None)
+            return
         # Only exchanges of this run: a flow read back from a file (`mitmdump -r`) carries our
         # metadata but was never in flight here. A killed flow was, though it is no longer live.
         if self.in_flight is not None and self.in_flight.pop(flow.id, None) is None:
             return
-        if route is None:
-            return
+        self._exchange(flow, route)
+
+    def _exchange(self, flow: http.HTTPFlow, route: str | None) -> None:
         started = flow.request.timestamp_start
         peer = flow.client_conn.peername
         event: dict[str, Any] = {

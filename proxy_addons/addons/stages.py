@@ -18,6 +18,8 @@ ACTION = "orange.action"  # what answered: synthesised, replayed, replay-miss, f
 # passed-through, faulted, control; a body fault appends "+<kind>"
 ORIGINAL_URL = "orange.original_url"  # the URL the app asked for, before any --upstream rewrite
 MISS = "orange.miss"  # why the cassette could not answer
+# The action of a flow to a host the proxy does not answer, forwarded untouched (no ROUTE: not ours).
+PASSED_THROUGH = "passed-through"
 FAULT = "orange.fault"  # the faults injected into a flow: [{"id", "fault"}, ...]
 MANGLE = "orange.mangle"  # the body fault to apply to the answer: "truncate" or "malformed"
 

@@ -15,7 +15,7 @@ from mitmproxy import ctx, http
 
 from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.recorder import Recorder
-from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, ROUTE
+from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, PASSED_THROUGH, ROUTE
 from proxy_addons.config.choices import Mode
 from proxy_addons.messages import logger
 from proxy_addons.pipeline.modes import sources
@@ -32,6 +32,9 @@ COLUMNS = ("synthesised", "replayed", "recorded", "forwarded", "missed", "faulte
 # Actions → column: passed-through answers came from the real host as forwarded ones do.
 ANSWERED_BY = {"passed-through": "forwarded", "replay-miss": "missed"}
 UNPLAYED_SHOWN = 5  # unplayed interactions named one by one in the summary
+# Plain-HTTP requests to hosts the proxy does not answer, forwarded untouched (HTTPS to them is a
+# tunnel the proxy never looks into, so it has no requests to count).
+OTHER_HOSTS = "other hosts"
 
 
 class Verdict:
@@ -81,6 +84,8 @@ class Verdict:
             return
         self._live.discard(flow.id)
         if ROUTE not in flow.metadata:
+            if flow.metadata.get(ACTION) == PASSED_THROUGH:
+                self.counts[OTHER_HOSTS] += 1
             return
         action = str(flow.metadata.get(ACTION, "none")).partition("+")[0]  # "replayed+truncate"
         if action == "control":
@@ -109,6 +114,9 @@ class Verdict:
             + ", ".join(f"{c} {self.counts[c]}" for c in COLUMNS)
             + ")"
         ]
+        # Not among the exchanges, which are the API's: traffic to other hosts is none of the verdict's
+        # business, but a request the app meant for api.orange.com that went elsewhere shows here.
+        lines.append(f"passed through untouched (other hosts, plain HTTP): {self.counts[OTHER_HOSTS]}")
         unplayed: list[int] = []
         if tape is not None and mode != Mode.SYNTH and self._replays():
             unplayed = tape.unplayed()

@@ -49,7 +49,10 @@ class Router:
         """The route for a request; a path no API owns goes to `fallback` (None without one)."""
         by_method = self._exact.get(self._normal(path))
         if by_method:
-            hit = by_method.get(method.upper())
+            # Every GET operation answers HEAD too (RFC 9110 §9.3.2: the same status and headers, no
+            # body; the transports send no body to HEAD).
+            verb = method.upper()
+            hit = by_method.get(verb) or (by_method.get("GET") if verb == "HEAD" else None)
             if hit:
                 return Route(*hit)
             api = next(iter(by_method.values()))[0]
@@ -64,5 +67,6 @@ class Router:
         return self._labels.get(label)
 
     def methods(self, path: str) -> tuple[str, ...]:
-        """The methods a path takes (empty for an unknown path), for 405 and `Allow`."""
-        return tuple(sorted(self._exact.get(self._normal(path), {})))
+        """The methods a path takes (empty for an unknown path), for 405 and `Allow`: HEAD wherever GET."""
+        methods = set(self._exact.get(self._normal(path), {}))
+        return tuple(sorted(methods | {"HEAD"} if "GET" in methods else methods))
