@@ -58,7 +58,8 @@ def test_other_hosts_are_left_alone():
         f = flow("POST", "/oauth/v3/token", host="example.com")
         handle(f)
         assert f.response is None
-        assert ACTION not in f.metadata
+        # Not classified, not answered: only said to pass through (console, event log, summary).
+        assert f.metadata == {ACTION: "passed-through"}
 
     in_proxy(check)
 
