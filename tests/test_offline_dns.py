@@ -71,10 +71,23 @@ def test_where_the_proxy_dials_the_real_host_the_real_lookup_goes_first(proxy_ad
     core = addon(addons, "orange_core")
     tctx.configure(core, orange_mode="record", orange_cassette=str(tmp_path / "new.yaml"))
     assert lookup(addons, "api.orange.com").response is None  # for mitmproxy's resolver
-    # ... and when it failed, the proxy's answer after all (a dial then fails as it would anyway).
+    # ... and when it failed, the proxy's answer after all (a dial then fails as it would anyway):
+    # in the request hook where mitmproxy's resolver ran first (`mitmdump -s`), else in the response hook.
     request = tutils.tdnsreq(questions=[dns.Question("api.orange.com", dns.types.A, dns.classes.IN)])
     flow = lookup(addons, "api.orange.com", answered_by_resolver=request.fail(dns.response_codes.SERVFAIL))
     assert addresses(flow) == [OFFLINE_ADDRESS]
+    failed = tflow.tdnsflow(req=request, resp=request.fail(dns.response_codes.SERVFAIL))
+    addon(addons, "orange_offline_dns").dns_response(failed)
+    assert addresses(failed) == [OFFLINE_ADDRESS]
+    real = tflow.tdnsflow(
+        req=request, resp=request.succeed([dns.ResourceRecord.A("api.orange.com", IPv4Address("192.0.2.7"))])
+    )
+    addon(addons, "orange_offline_dns").dns_response(real)
+    assert addresses(real) == [IPv4Address("192.0.2.7")]
+    other = tutils.tdnsreq(questions=[dns.Question("example.org", dns.types.A, dns.classes.IN)])
+    unresolved = tflow.tdnsflow(req=other, resp=other.fail(dns.response_codes.SERVFAIL))
+    addon(addons, "orange_offline_dns").dns_response(unresolved)
+    assert unresolved.response.response_code == dns.response_codes.SERVFAIL
     # The control host is ours in every mode.
     assert addresses(lookup(addons, "orange-proxy.test")) == [OFFLINE_ADDRESS]
     # With --upstream, forwarded requests go elsewhere: the name is answered at once again.

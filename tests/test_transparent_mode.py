@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import socket
 from pathlib import Path
 
 import pytest
@@ -103,8 +104,9 @@ def test_api_orange_com_is_answered_by_the_proxy(lab):
     )
     assert status == "200", body
     assert json.loads(body)["verificationResult"] == "TRUE"
-    # The request line says what the proxy did; the device's original destination was the TEST-NET address.
-    assert f"POST https://{ORANGE_ADDRESS}/oauth/v3/token" in lab.proxy.output()
+    # The request line names the host the app asked for (showhost), not the address it connected to.
+    assert "POST https://api.orange.com/oauth/v3/token" in lab.proxy.output()
+    assert ORANGE_ADDRESS not in lab.proxy.output()
     assert "[orange-proxy: synthesised]" in lab.proxy.output()
 
 
@@ -112,3 +114,15 @@ def test_another_https_host_passes_through_with_its_own_certificate(lab):
     passes_through_with_its_own_certificate(lab)
     # It went through the proxy (the redirect took it there), which connected to the original address.
     assert f"server connect {OTHER_HOST_ADDRESS}:{OTHER_PORT}" in lab.proxy.output()
+
+
+def test_the_ready_line_labels_each_listener_of_its_own(proxy_factory):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proxy = proxy_factory("--mode", "regular", "--mode", f"transparent@{port}")
+    line = next(x for x in proxy.output().splitlines() if " ready: " in x)
+    # The label follows the transparent listener's address only, not the explicit proxy's before it.
+    assert re.search(
+        rf"ready: proxy http://127\.0\.0\.1:\d+, http://127\.0\.0\.1:{port} \(Transparent Proxy\);", line
+    ), line

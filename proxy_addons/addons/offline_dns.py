@@ -43,16 +43,28 @@ class OfflineDns:
                 return
             looked_up = flow.response is not None or flow.error is not None
             if not looked_up and self.intercept.dials_real_host():
-                return  # mitmproxy's resolver next; if it fails, nothing here can help the dial
-        flow.error = None
-        # An A record only. The tunnel carries IPv4, so AAAA gets an empty answer and the client falls
-        # back to IPv4; so do HTTPS/SVCB questions (Android and iOS ask them first), which would otherwise
-        # go to a name server the machine may not reach, and keep the phone waiting.
-        ipv4 = question.type == dns.types.A
-        records = [dns.ResourceRecord.A(question.name, OFFLINE_ADDRESS)] if ipv4 else []
-        flow.response = flow.request.succeed(records)
-        if ipv4:
-            log.info(f"DNS: {name} → {OFFLINE_ADDRESS} (answered by the proxy)")
+                return  # mitmproxy's resolver next; `dns_response` steps in if it fails
+        answer(flow, question)
+
+    def dns_response(self, flow: dns.DNSFlow) -> None:
+        """An intercept host the real lookup could not resolve (record mode offline): ours after all."""
+        question = flow.request.question
+        if question is None or not flow.live or resolved(flow):
+            return
+        if self.intercept.intercepts_name(question.name.lower().rstrip(".")):
+            answer(flow, question)
+
+
+def answer(flow: dns.DNSFlow, question: dns.Question) -> None:
+    """An A record only. The tunnel carries IPv4, so AAAA gets an empty answer and the client falls back
+    to IPv4; so do HTTPS/SVCB questions (Android and iOS ask them first), which would otherwise go to a
+    name server the machine may not reach, and keep the phone waiting."""
+    flow.error = None
+    ipv4 = question.type == dns.types.A
+    records = [dns.ResourceRecord.A(question.name, OFFLINE_ADDRESS)] if ipv4 else []
+    flow.response = flow.request.succeed(records)
+    if ipv4:
+        log.info(f"DNS: {question.name.lower().rstrip('.')} → {OFFLINE_ADDRESS} (answered by the proxy)")
 
 
 def own_names() -> set[str]:
