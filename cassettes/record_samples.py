@@ -37,7 +37,8 @@ ADMIN = ORANGE + "/camara/playground/admin/v1.0/action"
 REDIRECT = "https://app.example/callback"
 CLIENT = ("sample-app", "sample-secret-0123456789")
 NUMBER = "+990123456789"
-TOKEN_LIFETIME = 2  # seconds, so the 401 scenarios can let a token expire
+TOKEN_LIFETIME = 3600  # seconds: Orange's own; a replayed token stays usable for apps that respect expires_in
+SHORT_TOKEN_LIFETIME = 2  # seconds, so the 401 scenarios can let a token expire
 STAND_IN_RULES = """
 clients:
   - client_id: sample-app
@@ -115,7 +116,7 @@ def nv_success(s: requests.Session) -> None:
 def nv_401(s: requests.Session) -> None:
     token = playground_token(s, "openid number-verification:verify")
     s.post(NV + "/verify", headers=bearer(token), json={"phoneNumber": NUMBER})
-    time.sleep(TOKEN_LIFETIME + 0.2)
+    time.sleep(SHORT_TOKEN_LIFETIME + 0.2)
     s.post(NV + "/verify", headers=bearer(token), json={"phoneNumber": NUMBER})  # expired: 401
     fresh = playground_token(s, "openid number-verification:verify")
     s.post(NV + "/verify", headers=bearer(fresh), json={"phoneNumber": NUMBER})
@@ -136,7 +137,7 @@ def dlv_success(s: requests.Session) -> None:
 def dlv_401(s: requests.Session) -> None:
     token = lab_token(s)
     s.post(DLV, headers=bearer(token), json=area())
-    time.sleep(TOKEN_LIFETIME + 0.2)
+    time.sleep(SHORT_TOKEN_LIFETIME + 0.2)
     s.post(DLV, headers=bearer(token), json=area())  # expired: 401
     s.post(DLV, headers=bearer(lab_token(s)), json=area())
 
@@ -244,6 +245,8 @@ SCENARIOS: dict[str, Callable[[requests.Session], None]] = {
     "playground-fraud-check": fraud_check,
     "playground-apis-tour": playground_tour,
 }
+# Recorded against a stand-in issuing SHORT_TOKEN_LIFETIME tokens; every other scenario gets TOKEN_LIFETIME.
+EXPIRY_SCENARIOS = {"number-verification-401-expired-token", "location-verification-401-expired-token"}
 
 
 def record(out_dir: Path, names: list[str] | None = None) -> list[Path]:
@@ -257,13 +260,20 @@ def record(out_dir: Path, names: list[str] | None = None) -> list[Path]:
         rules = work / "standin-rules.yaml"
         rules.write_text(STAND_IN_RULES)
         started = time.time()
-        engine = Engine(
-            load_rules([rules], default_store()),
-            Settings(token_lifetime=TOKEN_LIFETIME),
-            clock=lambda: RECORDING_EPOCH + (time.time() - started),
-        )
-        with serving(StandInServer(engine, certfile=str(cert), keyfile=str(key))) as standin:
+
+        def stand_in(lifetime: int) -> StandInServer:
+            engine = Engine(
+                load_rules([rules], default_store()),
+                Settings(token_lifetime=lifetime),
+                clock=lambda: RECORDING_EPOCH + (time.time() - started),
+            )
+            return StandInServer(engine, certfile=str(cert), keyfile=str(key))
+
+        # Two stand-ins on one clock: the expiry scenarios need tokens that expire while they run, and only
+        # they may record them (a replayed 2 s token is expired at once for an app that respects expires_in).
+        with serving(stand_in(TOKEN_LIFETIME)) as normal, serving(stand_in(SHORT_TOKEN_LIFETIME)) as short:
             for name in names or list(SCENARIOS):
+                standin = short if name in EXPIRY_SCENARIOS else normal
                 cassette = out_dir / f"{name}.yaml"
                 cassette.unlink(missing_ok=True)
                 log = work / f"{name}.log"

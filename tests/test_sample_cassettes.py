@@ -64,10 +64,16 @@ def test_samples_replay_through_the_proxy(proxy_factory, sample, monkeypatch):
 
 def test_the_script_records_the_same_scenarios_again(tmp_path):
     written = load_script().record(
-        tmp_path, ["number-verification-403-missing-scope", "location-verification-success"]
+        tmp_path,
+        [
+            "number-verification-403-missing-scope",
+            "location-verification-success",
+            "location-verification-401-expired-token",
+        ],
     )
     for path in written:
         assert statuses(path) == statuses(CASSETTES / path.name)
+        assert recorded_lifetimes(path) == recorded_lifetimes(CASSETTES / path.name)  # 2 s only for expiry
 
 
 @pytest.mark.parametrize("name", ["playground-fraud-check", "playground-apis-tour"])
@@ -108,3 +114,34 @@ def test_sample_id_tokens_keep_their_claims_and_a_signature():
             assert signature
             seen += 1
     assert seen >= 3
+
+
+def recorded_lifetimes(path: Path) -> list[int]:
+    """The `expires_in` of every token answer in a cassette (Orange's lab sends it as a string)."""
+    import json
+
+    lifetimes = []
+    for interaction in yaml.safe_load(path.read_text())["interactions"]:
+        body = interaction["response"]["body"]["string"]
+        if '"expires_in"' in body:
+            lifetimes.append(int(json.loads(body)["expires_in"]))
+    return lifetimes
+
+
+def test_only_the_expiry_samples_record_short_lived_tokens():
+    """An app that respects expires_in (authlib refreshes 60 s early) must get usable tokens on replay: only
+    the scenarios that let a token expire record the short lifetime; every other sample the normal hour."""
+    script = load_script()
+    assert {
+        "number-verification-401-expired-token",
+        "location-verification-401-expired-token",
+    } == script.EXPIRY_SCENARIOS
+    assert set(script.SCENARIOS) >= script.EXPIRY_SCENARIOS
+    for path in SAMPLES:
+        lifetimes = recorded_lifetimes(path)
+        assert lifetimes, f"{path.name} records no token"
+        if path.stem in script.EXPIRY_SCENARIOS:
+            assert set(lifetimes) == {script.SHORT_TOKEN_LIFETIME}, (path.name, lifetimes)
+            assert script.SHORT_TOKEN_LIFETIME < 60  # expired within the scenario's own sleep
+        else:
+            assert set(lifetimes) == {3600}, (path.name, lifetimes)
