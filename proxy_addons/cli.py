@@ -7,6 +7,7 @@ import difflib
 import errno
 import io
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -168,15 +169,20 @@ def _add_proxy_flags(parser: argparse.ArgumentParser) -> None:
         metavar="HOST[:PORT]",
         action="append",
         help="host whose traffic the proxy answers; others pass through untouched (default "
-        "api.orange.com); repeatable, e.g. --intercept-host api.orange.com:8443",
+        "api.orange.com, on every port); repeatable. The hosts given REPLACE the default, as mitmproxy's "
+        "list options do: HOST:PORT is answered on that port only, so with --intercept-host "
+        "api.orange.com:8443 alone https://api.orange.com (443) passes through to the real host; give "
+        "api.orange.com:443 too to keep it, e.g. --intercept-host api.orange.com:443 --intercept-host "
+        "api.orange.com:8443",
     )
     net.add_argument(
         "-q",
         "--quiet",
         action="store_true",
-        help="no request lines and no log lines below warnings (as mitmdump -q); the ready line and "
-        "errors stay (default: a line per request). Finer: --set flow_detail=0..4 (request lines, as "
-        "mitmdump), --set termlog_verbosity=warn",
+        help="no request lines and no log lines below warnings (as mitmdump -q): the ready line and "
+        "errors stay; the summary at exit is hidden too, but a failing record/replay still prints its "
+        "`exit status N: ...` line naming the first request at fault (default: a line per request). "
+        "Finer: --set flow_detail=0..4 (request lines, as mitmdump), --set termlog_verbosity=warn",
     )
     net.add_argument(
         "--set",
@@ -369,6 +375,8 @@ exit status, when the proxy stops (SIGINT/SIGTERM), after a summary of the run:
   1  a request missed the cassette (unless --allow-misses)
   2  the proxy could not start (bad flag or option, rules, a cassette to replay that does not exist)
   3  with --require-all-played: interactions of the cassette were never played
+  4  a forwarded request got no answer from the upstream (refused, TLS failure, timeout; the app got
+     a 502); --allow-misses does not cover it
 """
 
 # Real command lines, one per line; tests/test_cli.py runs each through this parser.
@@ -469,7 +477,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fault_flags(replay)
 
     cassette = commands.add_parser(
-        "cassette", help="work on cassette files", description="Work on cassette files (vcrpy YAML)."
+        "cassette",
+        help="work on cassette files",
+        description="Work on cassette files (vcrpy YAML). ACTION check validates them: the vcrpy format, "
+        "secrets left unscrubbed, every answer of api.orange.com against schemas/ (exit status 1 on any "
+        "problem, one line each: FILE:LINE:COLUMN for YAML errors).",
+        epilog="examples:\n"
+        "  orange-proxy cassette check cassettes/login.yaml\n"
+        "  orange-proxy cassette check cassettes/*.yaml   # in CI, before replaying them\n"
+        "  orange-proxy cassette check --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cassette_commands = cassette.add_subparsers(dest="cassette_command", metavar="ACTION", required=True)
     check = cassette_commands.add_parser(
@@ -575,7 +592,13 @@ def build_parser() -> argparse.ArgumentParser:
         "`--options` (each option's help, type or valid values in the comment above it; the value is\n"
         "its default), ready to copy into DIR/config.yaml. `mitmdump -s SCRIPT --options` lists them\n"
         "too on mitmproxy 12.3, not on 11 (it prints its options before it loads scripts).",
-        epilog="examples:\n  orange-proxy options\n  orange-proxy options > ~/.mitmproxy/config.yaml",
+        epilog="examples:\n"
+        "  orange-proxy options | less\n"
+        "  mkdir -p proxy-conf && orange-proxy options > proxy-conf/config.yaml   # a new confdir, then:\n"
+        "  orange-proxy synth --confdir proxy-conf\n"
+        "\nNever redirect it with `>` onto a config.yaml you already use (~/.mitmproxy/config.yaml): that\n"
+        "replaces your settings (cert_passphrase, upstream certificates, ...). Copy the options you need\n"
+        "into it by hand instead.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
@@ -591,7 +614,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Where neither a flag nor confdir/config.yaml says otherwise: safer than mitmproxy's own defaults
 # (which listen on every interface).
-DEFAULTS: dict[str, object] = {"listen_host": "127.0.0.1", "listen_port": 8080}
+# The port stays mitmproxy's per mode (8080 for regular, transparent and reverse; 51820 for WireGuard).
+DEFAULTS: dict[str, object] = {"listen_host": "127.0.0.1"}
 
 # Flag (argparse dest) → mitmproxy option, for every flag that maps one to one.
 FLAG_OPTIONS = {
@@ -656,11 +680,25 @@ def preflight(args: argparse.Namespace) -> str | None:
             pass
     except OSError as exc:
         return f"cannot use {confdir} as the confdir (the CA lives there): {exc.strerror or exc}"
-    host = args.listen_host or DEFAULTS["listen_host"]
-    port = args.listen_port if args.listen_port is not None else DEFAULTS["listen_port"]
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    for spec in args.proxy_mode or ["regular"]:
+        mode = ProxyMode.parse(spec)  # checked by the flag's type already
+        # The mode's own @[host:]port, else the flags, else mitmproxy's default for the mode.
+        host = mode.listen_host(args.listen_host or str(DEFAULTS["listen_host"])) or "0.0.0.0"
+        port = mode.listen_port(args.listen_port)
+        if port is None:
+            continue  # a mode that listens nowhere (local redirector)
+        kind = socket.SOCK_DGRAM if mode.transport_protocol == "udp" else socket.SOCK_STREAM
+        if problem := _cannot_listen(host, port, kind):
+            return problem
+    return None
+
+
+def _cannot_listen(host: str, port: int, kind: int) -> str | None:
     try:
         family = socket.AF_INET6 if ":" in str(host) else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
+        with socket.socket(family, kind) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((str(host), int(port)))
     except (OSError, OverflowError) as exc:
@@ -798,17 +836,47 @@ def _standin(args: argparse.Namespace) -> int:
             args.gzip,
             verbose=True,
         )
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        print(say(f"cannot start the stand-in: {_listen_problem(exc, args)}"), file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(say(f"cannot start the stand-in: {exc}"), file=sys.stderr)
         return 2
-    print(f"orange-proxy standin ready: {server.url}", flush=True)
+    # Explicit handlers: a shell starts a background job (`orange-proxy standin &` in a script) with
+    # SIGINT ignored, and SIGTERM's default would end it with no clean-up and status -15.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_standin)
     try:
+        print(f"orange-proxy standin ready: {server.url}", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        print("orange-proxy standin: stopped", flush=True)
     finally:
         server.server_close()
     return 0
+
+
+def _stop_standin(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # ends serve_forever in the main thread, which then closes the socket
+
+
+def _listen_problem(exc: OSError, args: argparse.Namespace) -> str:
+    """Why the stand-in cannot listen, and what to do next (as the proxy's own pre-flight says)."""
+    where = f"{args.listen_host}:{args.listen_port}"
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: {reason}; another stand-in (or program) has it: stop it, or pick "
+            "another port with --listen-port PORT (0 picks a free one)"
+        )
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EACCES, errno.EAFNOSUPPORT) or isinstance(
+        exc, socket.gaierror
+    ):
+        return (
+            f"cannot listen on {where}: {reason}; check --listen-host (an address of this machine, e.g. "
+            "127.0.0.1 or 0.0.0.0) and --listen-port (0..65535; below 1024 needs root)"
+        )
+    return f"{reason} ({exc.filename})" if exc.filename else reason
 
 
 if __name__ == "__main__":

@@ -22,15 +22,20 @@ def test_the_samples_parse_as_pyyaml_parses_them(path):
     assert serializer.parse(raw) == yaml.load(raw, Loader=yaml.SafeLoader)
 
 
-def test_a_broken_file_gets_pyyaml_s_own_message(tmp_path):
+def test_a_broken_file_gets_pyyaml_s_own_message_on_one_line(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("interactions: [\n")
-    with pytest.raises(yaml.YAMLError) as pyyaml:
+    with pytest.raises(yaml.MarkedYAMLError) as pyyaml:
         yaml.load(path.read_bytes(), Loader=yaml.SafeLoader)
     with pytest.raises(CassetteError) as caught:
         Cassette.load(path)
-    assert str(caught.value) == f"{path}: not valid YAML: {pyyaml.value}"
-    assert "^" in str(caught.value)  # the snippet pointing at the place, which libyaml's message lacks
+    error, mark = pyyaml.value, pyyaml.value.problem_mark
+    # FILE:LINE:COLUMN, as compilers say it; PyYAML's words (libyaml's lack the place).
+    assert str(caught.value) == (
+        f"{path}:{mark.line + 1}:{mark.column + 1}: not valid YAML: {error.problem} "
+        f"({error.context} at line {error.context_mark.line + 1}, column {error.context_mark.column + 1})"
+    )
+    assert "\n" not in str(caught.value)
 
 
 @needs_libyaml

@@ -104,7 +104,10 @@ BROKEN_RULES = [
         "      body: {status: 401, code: UNAUTHENTICATED}\n",
         ["broken.yaml:5:", "rule #1", "'message' is a required property"],
     ),
-    ("surprise: 1\n", ["broken.yaml:1:1", "top level", "'surprise' was unexpected"]),
+    (
+        "surprise: 1\n",
+        ["broken.yaml:1:1", "unknown field 'surprise' (its fields: clients, numbers, overrides)"],
+    ),
     ("- a list\n", ["broken.yaml:1:1", "top level", "is not of type 'object'"]),
     (
         "numbers:\n  '+33699901031': {location: {latitude: .nan, longitude: 2}}\n",

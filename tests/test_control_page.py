@@ -238,3 +238,70 @@ def test_the_event_list_shows_why_an_answer_is_an_error(browser, proxy_factory):
         assert page.locator("#events li[data-action='synthesised']").first.locator(".reason").count() == 0
     finally:
         context.close()
+
+
+def test_fault_counts_read_as_counts_and_a_limit_only_where_there_is_one(browser, proxy_factory):
+    proxy = proxy_factory()
+    app = proxy.session()
+    token = lab_token(app)
+    context, page = open_page(browser, proxy)
+    try:
+        page.fill("#spec", "latency:ms=1,api=location-verification")  # no limit
+        page.get_by_role("button", name="Add").click()
+        page.fill("#spec", "service_unavailable:times=3,api=location-verification,after=1")
+        page.get_by_role("button", name="Add").click()
+        unlimited = page.locator("#faults li:has-text('latency:ms=1')")
+        limited = page.locator("#faults li:has-text('service_unavailable')")
+        expect(unlimited.locator(".muted")).to_have_text("fired 0 · matched 0")
+        expect(limited.locator(".muted")).to_have_text("fired 0 of 3 times · matched 0")
+        codes = [app.post(DLV, headers=bearer(token), json=dlv_body()).status_code for _ in range(3)]
+        assert codes == [200, 503, 503]
+        expect(unlimited.locator(".muted")).to_have_text("fired 3 · matched 3")
+        expect(limited.locator(".muted")).to_have_text("fired 2 of 3 times · matched 3")
+        assert " of 0" not in page.locator("#faults").text_content()
+    finally:
+        context.close()
+
+
+def test_a_hung_request_the_client_gave_up_on_is_among_the_latest_exchanges(browser, proxy_factory):
+    import requests
+
+    proxy = proxy_factory()
+    app = proxy.session()
+    token = lab_token(app)
+    context, page = open_page(browser, proxy)
+    try:
+        page.fill("#spec", "hang:times=1,api=location-verification")
+        page.get_by_role("button", name="Add").click()
+        page.wait_for_selector("#faults li[data-fault-id]")
+        with pytest.raises(requests.Timeout):
+            app.post(DLV, headers=bearer(token), json=dlv_body(), timeout=1.5)
+        app.close()  # the app gives up: its connection closes
+        hung = page.locator("#events li[data-action='faulted']").first
+        expect(hung.locator(".reason")).to_contain_text("client gave up after ")
+        expect(hung).to_contain_text("/verify")
+    finally:
+        context.close()
+
+
+def test_the_event_list_names_the_rules_override_that_answered(browser, proxy_factory, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "overrides:\n"
+        "  - name: lab-outage\n"
+        "    match: {api: location-verification, operation: verify}\n"
+        "    response:\n"
+        "      status: 503\n"
+        "      body: {status: 503, code: UNAVAILABLE, message: Service unavailable}\n"
+    )
+    proxy = proxy_factory("--rules", str(rules))
+    app = proxy.session()
+    token = lab_token(app)
+    context, page = open_page(browser, proxy)
+    try:
+        assert app.post(DLV, headers=bearer(token), json=dlv_body()).status_code == 503
+        answered = page.locator("#events li[data-action='synthesised']:has-text('/verify')").first
+        expect(answered.locator(".override")).to_have_text("override lab-outage")
+        expect(answered.locator(".reason")).to_contain_text("rules override 'lab-outage' (")
+    finally:
+        context.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,19 @@ def test_a_replay_miss_goes_to_the_next_source_of_the_plan(miss, status, action)
     in_proxy(check, orange_mode="replay", orange_cassette=str(CASSETTE), orange_miss=miss)
 
 
-def test_recording_forwards_to_the_upstream_base_url_keeping_the_url_the_app_asked_for(tmp_path):
+@pytest.fixture
+def upstream_port():
+    """A port something listens on: the answer stage checks that a forwarded request's upstream
+    can be reached (an unreachable one is answered 502 by the proxy itself)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def test_recording_forwards_to_the_upstream_base_url_keeping_the_url_the_app_asked_for(
+    tmp_path, upstream_port
+):
     async def check(addons) -> None:
         flow = await run_flow(addons, api_flow("POST", DLV_PATH, DLV_BODY, "real-token"))
         assert flow.response is None  # left for mitmproxy to forward
@@ -96,7 +109,7 @@ def test_recording_forwards_to_the_upstream_base_url_keeping_the_url_the_app_ask
         assert flow.metadata[ORIGINAL_URL] == "https://api.orange.com" + DLV_PATH
         assert (flow.request.host, flow.request.port, flow.request.path) == (
             "127.0.0.1",
-            9,
+            upstream_port,
             "/base" + DLV_PATH,
         )
         assert flow.request.headers["Host"] == "api.orange.com"
@@ -105,7 +118,7 @@ def test_recording_forwards_to_the_upstream_base_url_keeping_the_url_the_app_ask
         check,
         orange_mode="record",
         orange_cassette=str(tmp_path / "new.yaml"),
-        orange_upstream="http://127.0.0.1:9/base",
+        orange_upstream=f"http://127.0.0.1:{upstream_port}/base",
     )
 
 
@@ -221,7 +234,7 @@ def test_a_body_fault_before_a_reset_has_no_body_to_act_on_and_keeps_its_turn():
     in_proxy(check)
 
 
-def test_recording_keeps_the_request_headers_as_forwarded(tmp_path):
+def test_recording_keeps_the_request_headers_as_forwarded(tmp_path, upstream_port):
     # An HTTP/2 client sends no Host header; the --upstream rewrite adds it, and the cassette keeps it.
     cassette = tmp_path / "new.yaml"
 
@@ -237,4 +250,9 @@ def test_recording_keeps_the_request_headers_as_forwarded(tmp_path):
         assert recorded["headers"]["Host"] == ["api.orange.com"]
         assert recorded["uri"] == "https://api.orange.com" + DLV_PATH
 
-    in_proxy(check, orange_mode="record", orange_cassette=str(cassette), orange_upstream="http://127.0.0.1:9")
+    in_proxy(
+        check,
+        orange_mode="record",
+        orange_cassette=str(cassette),
+        orange_upstream=f"http://127.0.0.1:{upstream_port}",
+    )

@@ -158,6 +158,9 @@ def test_require_all_played_exits_3_when_interactions_were_never_played(proxy_fa
     assert status == 3, output
     assert "cassette interactions never played: 1 of 2: #2 POST " + DLV in output
     assert "exit status 3: 1 cassette interaction(s) were never played" in output
+    # What to do next, never "remove them": docs/recording.md says never to edit a cassette by hand.
+    assert "re-record the cassette, or drop --require-all-played" in output
+    assert "remove them" not in output
 
 
 def test_unplayed_interactions_alone_keep_exit_status_0(proxy_factory, cassette):
@@ -283,3 +286,41 @@ def test_mitmdump_users_get_the_summary_too(tmp_path, proxy_factory, cassette):
     assert f"summary (replay, cassette {cassette}):" in output
     assert "exchanges: 1 (synthesised 0, replayed 1, recorded 0, forwarded 0, missed 0, faulted 0)" in output
     assert "cassette interactions never played: 1 of 2" in output
+
+
+# -q: the summary is hidden (as mitmdump -q hides info lines); a failing verdict says what failed --------
+
+
+def test_quiet_hides_the_summary_of_a_passing_replay(proxy_factory, cassette):
+    proxy = proxy_factory("--cassette", str(cassette), "--quiet", subcommand="replay")
+    session = proxy.session()
+    token = token_call(session).json()["access_token"]
+    assert verify_call(session, token).status_code == 200
+    status, output = stopped(proxy)
+    assert status == 0, output
+    assert "summary (" not in output and "exit status" not in output
+    assert "<< " not in output  # no request lines either
+
+
+def test_quiet_keeps_the_exit_line_of_a_failing_replay_naming_the_request(proxy_factory, cassette):
+    proxy = proxy_factory("--cassette", str(cassette), "--quiet", subcommand="replay")
+    session = proxy.session()
+    token = token_call(session).json()["access_token"]
+    assert verify_call(session, token, number="33699901032").status_code == 502
+    status, output = stopped(proxy)
+    assert status == 1, output
+    assert "summary (" not in output
+    assert "exit status 1: 1 request(s) missed the cassette, the first: POST " + DLV in output
+
+
+def test_quiet_keeps_the_exit_line_of_unplayed_interactions_naming_the_first(proxy_factory, cassette):
+    proxy = proxy_factory("--cassette", str(cassette), "--quiet", "--require-all-played", subcommand="replay")
+    assert token_call(proxy.session()).status_code == 200
+    status, output = stopped(proxy)
+    assert status == 3, output
+    assert "summary (" not in output
+    first = "the first: #2 POST " + DLV
+    assert (
+        f"exit status 3: 1 cassette interaction(s) were never played (--require-all-played), {first}"
+        in output
+    )

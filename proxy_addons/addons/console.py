@@ -25,7 +25,7 @@ from typing import Any
 from mitmproxy import http
 from mitmproxy.addons.dumper import Dumper
 
-from proxy_addons.addons.stages import ACTION, CONTROL_HOST, FAULT, MISS, PASSED_THROUGH, ROUTE
+from proxy_addons.addons.stages import ACTION, CONTROL_HOST, FAULT, MISS, OVERRIDE, PASSED_THROUGH, ROUTE
 
 REASON_CHARS = 200  # an error reason longer than this is cut: the line stays a line
 COMMENT_PREFIX = "orange-proxy: "
@@ -39,6 +39,7 @@ MARKERS = {
     "forwarded": ":globe_with_meridians:",  # 🌐 answered by the real host, not recorded
     "passed-through": ":globe_with_meridians:",
     "replay-miss": ":question:",  # ❓ the cassette had no answer
+    "upstream-failed": ":warning:",  # ⚠ forwarded, and the upstream did not answer (refused, TLS, timeout)
     "faulted": FAULTED,
 }
 OURS = frozenset(MARKERS.values())
@@ -74,8 +75,9 @@ class Marks:
 
     @staticmethod
     def _mark(flow: http.HTTPFlow) -> None:
-        if ROUTE not in flow.metadata or flow.metadata.get(ACTION) == "control":
-            return
+        action = flow.metadata.get(ACTION)
+        if action == "control" or (ROUTE not in flow.metadata and action != PASSED_THROUGH):
+            return  # our control API's own traffic, or a flow the proxy never classified
         theirs = [line for line in flow.comment.splitlines() if not line.startswith(COMMENT_PREFIX)]
         flow.comment = "\n".join([*theirs, comment(flow)])
         ours = marker(flow)
@@ -117,9 +119,10 @@ def mark(flow: http.HTTPFlow) -> str:
 
 def account(flow: http.HTTPFlow, with_route: bool = False, cut: int | None = REASON_CHARS) -> list[str]:
     """What the proxy did with a flow it classified, in words: its action (with the route, e.g.
-    `synthesised location-verification/verify`, when `with_route`), the faults injected, and why it
-    missed or the reason its error answer gives (cut to `cut` characters; None: whole). Empty for a
-    flow that is not ours. The console line and the flow's comment (`Marks`) both say this."""
+    `synthesised location-verification/verify`, when `with_route`), the faults injected, the rules
+    override that answered, and why it missed or the reason its error answer gives (cut to `cut`
+    characters; None: whole). Empty for a flow that is not ours. The console line and the flow's
+    comment (`Marks`) both say this."""
     if ROUTE not in flow.metadata:
         # Another host's plain HTTP, forwarded untouched: said, so it is not mistaken for an answer of ours.
         return [PASSED_THROUGH] if flow.metadata.get(ACTION) == PASSED_THROUGH else []
@@ -129,6 +132,8 @@ def account(flow: http.HTTPFlow, with_route: bool = False, cut: int | None = REA
     names = [str(f.get("fault", "")) for f in faults if isinstance(f, dict)]
     if names:
         words.append("fault " + ", ".join(n for n in names if n))
+    if rule := flow.metadata.get(OVERRIDE):
+        words.append(f"override {rule}")
     why = flow.metadata.get(MISS) if action == "replay-miss" else None
     if why is not None:  # "POST https://…: no recorded interaction matches; …": the line names the request
         why = str(why).removeprefix(f"{flow.request.method} ").partition(": ")[2] or str(why)

@@ -178,9 +178,13 @@ class Core:
 
     def running(self) -> None:
         assert self.rules is not None
+        # The hosts answered, said plainly: --intercept-host replaces the default list (as every
+        # mitmproxy list option does), so api.orange.com is answered only when it is among them.
+        hosts = [h.strip() for h in getattr(ctx.options, "orange_intercept_hosts", []) if h.strip()]
         log.info(
-            "%s mode, profile %s, rules %s",
+            "%s mode, profile %s, rules %s; answering %s; other hosts pass through",
             self.mode,
             self.settings.profile,
             ", ".join(os.path.abspath(source) for source in self.rules.sources),  # as the ready line's CA
+            ", ".join(hosts) if hosts else "no host",
         )

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from mitmproxy import ctx, exceptions, http
 
-from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, PASSED_THROUGH, ROUTE
+from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, OVERRIDE, PASSED_THROUGH, ROUTE
 from proxy_addons.messages import logger, say
 from proxy_addons.pipeline.exchange import InFlight
 from proxy_addons.simulator.errors import REASON_HEADER
@@ -129,6 +129,8 @@ class EventLog:
             event["error"] = flow.error.msg
         if FAULT in flow.metadata:
             event["fault"] = flow.metadata[FAULT]
+        if OVERRIDE in flow.metadata:
+            event["override"] = flow.metadata[OVERRIDE]  # the rules override that answered
         if MISS in flow.metadata:
             event["miss"] = flow.metadata[MISS]
         if started:

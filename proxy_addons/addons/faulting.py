@@ -10,22 +10,27 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from mitmproxy import command, ctx, exceptions, http
+from mitmproxy.connection import ConnectionState
 
 from proxy_addons.addons.answer import to_flow_response
 from proxy_addons.addons.core import Core
 from proxy_addons.addons.eventlog import EventLog
-from proxy_addons.addons.stages import ACTION, FAULT, MANGLE, ours
+from proxy_addons.addons.stages import ACTION, FAULT, GAVE_UP, MANGLE, OVERRIDE, ours
 from proxy_addons.config import yamlfile
 from proxy_addons.config.faults import Fault, FaultError, FaultFactory, expand
+from proxy_addons.config.rules import OVERRIDE_HEADER
 from proxy_addons.messages import logger, say
 from proxy_addons.pipeline.faulting import FaultStage
 from proxy_addons.pipeline.sources import Answer
 
 log = logger(__name__)
+
+POLL_SECONDS = 0.1  # how often a waiting flow looks whether its client is still there
 
 
 class Faults:
@@ -100,6 +105,12 @@ class Faults:
                 except FaultError as exc:
                     raise FaultError(f"{file.position(('faults', i, 'fault'))}: {exc}") from None
             file = dataclasses.replace(file, data={**file.data, "faults": flat})
+            for i, item in enumerate(flat):  # the common mistakes, in words, at their line
+                found = self._factory().problem(item) if isinstance(item, dict) else None
+                if found is not None:
+                    key, message = found
+                    where = file.key_position(("faults", i), key)
+                    raise FaultError(f"{where}: fault #{i + 1}, field {key}: {message}")
         yamlfile.validate(
             file,
             self.core.schemas,
@@ -164,8 +175,8 @@ class Faults:
         candidates, delay = self.stage.fire(exchange)
         if exchange.faults:
             flow.metadata[FAULT] = exchange.faults  # latency and state faults: fired already
-        if delay:
-            await asyncio.sleep(delay)  # only this flow waits; others go on
+        if delay and await self._client_gave_up(flow, delay):  # only this flow waits; others go on
+            return
         if flow.response or flow.error:
             return
         decision = self.stage.decide(exchange, candidates)
@@ -181,15 +192,46 @@ class Faults:
             flow.kill()
         elif decision.transport == "hang":
             flow.metadata[ACTION] = "faulted"
-            await asyncio.sleep(decision.hang_seconds)  # the client gives up first
-            if flow.killable:
+            # The client gives up first, most likely; if not, the connection is dropped at the end.
+            if not await self._client_gave_up(flow, decision.hang_seconds) and flow.killable:
                 flow.kill()
 
+    @staticmethod
+    async def _client_gave_up(flow: http.HTTPFlow, seconds: float) -> bool:
+        """Wait `seconds`, or less when the client closes its connection meanwhile: then the flow is
+        killed (mitmproxy calls the `error` hook of every addon, so it is logged, printed and counted
+        as the faulted exchange it is) and True is returned. mitmproxy holds a client's close back
+        until the hook returns, so without looking, the flow would only end when the wait does."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(POLL_SECONDS, left))
+            if flow.response or flow.error:
+                return False
+            if not flow.client_conn.state & ConnectionState.CAN_READ:  # it closed its side (or all)
+                waited = time.time() - (flow.request.timestamp_start or time.time())
+                flow.metadata[GAVE_UP] = f"client gave up after {waited:.1f} s"
+                flow.metadata[ACTION] = "faulted"  # nothing answered it: the fault is what it got
+                if flow.killable:
+                    flow.kill()
+                return True
+        return False
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        """A flow killed because its client left says so (instead of mitmproxy's "Connection killed."),
+        for every later addon: the event log, the console line, the flow's comment, mitmweb."""
+        if flow.error is not None and GAVE_UP in flow.metadata:
+            flow.error.msg = str(flow.metadata[GAVE_UP])
+
     def response(self, flow: http.HTTPFlow) -> None:
-        """Remember tokens as token endpoints hand them out (any source: they are new tokens)."""
+        """Remember tokens as token endpoints hand them out (any source: they are new tokens). And
+        name the rules override that answered (ours: synthesised, or a status fault with its body) on
+        the flow, for the console line, the comment and the event log of the stages after this one."""
         exchange = self.core.exchanges.get(flow.id)
         if exchange is None or flow.response is None:
             return
+        rule = flow.response.headers.get(OVERRIDE_HEADER)
+        if rule and str(flow.metadata.get(ACTION, "")).partition("+")[0] in ("synthesised", "faulted"):
+            flow.metadata[OVERRIDE] = rule
         self.stage.handed_out(
             exchange, flow.response.status_code, flow.response.get_content(strict=False) or b""
         )

@@ -22,6 +22,8 @@ MISS = "orange.miss"  # why the cassette could not answer
 PASSED_THROUGH = "passed-through"
 FAULT = "orange.fault"  # the faults injected into a flow: [{"id", "fault"}, ...]
 MANGLE = "orange.mangle"  # the body fault to apply to the answer: "truncate" or "malformed"
+OVERRIDE = "orange.override"  # the name of the rules override that answered (config.rules.OVERRIDE_HEADER)
+GAVE_UP = "orange.gave_up"  # "client gave up after N s": a waiting (hung, delayed) flow its client left
 
 
 def ours(flow: http.HTTPFlow) -> bool:

@@ -3,7 +3,8 @@
 At exit a summary (exchanges synthesised / replayed / recorded / forwarded / missed / faulted, the
 cassette interactions no request played, drift warnings, files written), and the exit status CI
 acts on: a replay or record run in which a request missed the cassette exits non-zero, unless
-`orange_allow_misses`; with `orange_require_all_played`, so does one that left interactions unplayed.
+`orange_allow_misses`; with `orange_require_all_played`, so does one that left interactions unplayed;
+one in which a forwarded request got no answer from the upstream always does (status 4).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import Counter
 
 from mitmproxy import ctx, http
 
+from proxy_addons.addons.answer import UPSTREAM_FAILED, upstream_failure
 from proxy_addons.addons.cassettes import Cassettes
 from proxy_addons.addons.recorder import Recorder
 from proxy_addons.addons.stages import ACTION, FAULT, MISS, ORIGINAL_URL, PASSED_THROUGH, ROUTE
@@ -26,11 +28,15 @@ log = logger(__name__)
 EXIT_OK = 0
 EXIT_MISSED = 1  # a request the cassette could not answer (and that was not recorded)
 EXIT_UNPLAYED = 3  # with orange_require_all_played: interactions on file that no request played
+EXIT_UPSTREAM_FAILED = 4  # a forwarded request got no answer from the upstream (whatever the options)
 
 # The summary's columns, in its order; an action not named here is counted under its own name.
 COLUMNS = ("synthesised", "replayed", "recorded", "forwarded", "missed", "faulted")
 # Actions → column: passed-through answers came from the real host as forwarded ones do.
-ANSWERED_BY = {"passed-through": "forwarded", "replay-miss": "missed"}
+ANSWERED_BY = {"passed-through": "forwarded", "replay-miss": "missed", UPSTREAM_FAILED: "upstream failed"}
+# Shown after the columns only when it happened: most runs forward nothing, and readers (and scripts)
+# of the line above keep its shape.
+UPSTREAM_FAILED_COLUMN = "upstream failed"
 UNPLAYED_SHOWN = 5  # unplayed interactions named one by one in the summary
 # Plain-HTTP requests to hosts the proxy does not answer, forwarded untouched (HTTPS to them is a
 # tunnel the proxy never looks into, so it has no requests to count).
@@ -45,6 +51,7 @@ class Verdict:
         self.recorder = recorder
         self.counts: Counter[str] = Counter()
         self.missed: list[str] = []  # "METHOD URL: reason" of each miss, in order
+        self.failed: list[str] = []  # why each forwarded request got no answer from the upstream
         self.exit_status = EXIT_OK
         self._live: set[str] = set()  # ids of this run's flows not ended yet
 
@@ -103,6 +110,8 @@ class Verdict:
             self.missed.append(reason if reason.startswith(flow.request.method) else f"{url}: {reason}")
         if flow.metadata.get(FAULT) or action == "faulted":
             self.counts["faulted"] += 1
+        if action == UPSTREAM_FAILED:
+            self.failed.append(upstream_failure(flow))
 
     # The summary ------------------------------------------------------------------------------
 
@@ -112,6 +121,7 @@ class Verdict:
         lines = [
             f"exchanges: {self.counts['exchanges']} ("
             + ", ".join(f"{c} {self.counts[c]}" for c in COLUMNS)
+            + (f", {UPSTREAM_FAILED_COLUMN} {len(self.failed)}" if self.failed else "")
             + ")"
         ]
         # Not among the exchanges, which are the API's: traffic to other hosts is none of the verdict's
@@ -121,11 +131,7 @@ class Verdict:
         if tape is not None and mode != Mode.SYNTH and self._replays():
             unplayed = tape.unplayed()
             line = f"cassette interactions never played: {len(unplayed)} of {tape.replayable}"
-            shown = [
-                f"#{p + 1} {tape.cassette.interactions[p].request.method} "
-                f"{tape.cassette.interactions[p].request.uri}"
-                for p in unplayed[:UNPLAYED_SHOWN]
-            ]
+            shown = [self._interaction(p) for p in unplayed[:UNPLAYED_SHOWN]]
             if shown:
                 more = len(unplayed) - len(shown)
                 line += ": " + "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
@@ -135,10 +141,22 @@ class Verdict:
         written = self._written()
         lines.append("files written: " + (", ".join(written) if written else "none"))
         title = f"summary ({mode}{f', cassette {tape.path}' if tape is not None else ''}):"
+        # An info line: --quiet hides it, as mitmdump -q hides everything but problems. The exit
+        # status line below is an error, so each failing verdict says on its own what failed.
         log.info("%s\n  %s", title, "\n  ".join(lines))
         if mode == Mode.SYNTH:
             return
-        if self.missed and not ctx.options.orange_allow_misses:
+        if self.failed:
+            # First: no --allow-misses covers it; the run tested nothing it meant to.
+            self.exit_status = EXIT_UPSTREAM_FAILED
+            log.error(
+                "exit status %d: %d forwarded request(s) got no answer from the upstream, the first: %s "
+                "(check the network, --upstream and --upstream-ca)",
+                EXIT_UPSTREAM_FAILED,
+                len(self.failed),
+                self.failed[0],
+            )
+        elif self.missed and not ctx.options.orange_allow_misses:
             self.exit_status = EXIT_MISSED
             log.error(
                 "exit status %d: %d request(s) missed the cassette, the first: %s (re-record with "
@@ -152,11 +170,19 @@ class Verdict:
         elif unplayed and ctx.options.orange_require_all_played:
             self.exit_status = EXIT_UNPLAYED
             log.error(
-                "exit status %d: %d cassette interaction(s) were never played (--require-all-played); "
-                "the app no longer makes these requests: re-record the cassette or remove them",
+                "exit status %d: %d cassette interaction(s) were never played (--require-all-played), "
+                "the first: %s; the app no longer makes these requests: re-record the cassette, or drop "
+                "--require-all-played",
                 EXIT_UNPLAYED,
                 len(unplayed),
+                self._interaction(unplayed[0]),
             )
+
+    def _interaction(self, position: int) -> str:
+        """ "#N METHOD URI" of the cassette's interaction at `position`."""
+        assert self.cassettes.tape is not None
+        request = self.cassettes.tape.cassette.interactions[position].request
+        return f"#{position + 1} {request.method} {request.uri}"
 
     def _replays(self) -> bool:
         """Whether this run's plan answers from the cassette at all (record mode `all` never does)."""

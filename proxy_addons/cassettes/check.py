@@ -101,7 +101,7 @@ def check_file(path: Path, contract: Contract) -> Checked:
     try:
         data = serializer.parse(raw)
     except yaml.YAMLError as exc:
-        return Checked([f"not valid YAML: {exc}"], 0)
+        return Checked([serializer.yaml_problem(exc)], 0)
     except RecursionError:
         return Checked(["not a cassette: YAML nested too deeply"], 0)
     problems = vcrpy_shape(data)
@@ -139,7 +139,7 @@ def check_files(paths: Sequence[str] | Iterable[str], out=sys.stdout) -> int:
         if problems:
             failed += 1
             for problem in problems:
-                print(f"{name}: {problem}", file=out)
+                print(serializer.located(name, problem), file=out)
         else:
             print(f"{name}: ok ({count} interaction{'s' if count != 1 else ''})", file=out)
     return 1 if failed else 0

@@ -103,13 +103,36 @@ def _plain_tree(data: Any, depth: int, size: int) -> bool:
     return True
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line, where it is first: "LINE:COLUMN: not valid YAML: what is wrong
+    (the construct it was in, and where that started)", for "FILE:LINE:COLUMN: ..." messages
+    (PyYAML's own text spans five lines, quoting the source with carets)."""
+    mark = getattr(exc, "problem_mark", None)
+    if not isinstance(exc, yaml.MarkedYAMLError) or mark is None:
+        return "not valid YAML: " + " ".join(str(exc).split())
+    context = ""
+    if exc.context:
+        start = exc.context_mark
+        at = f" at line {start.line + 1}, column {start.column + 1}" if start is not None else ""
+        context = f" ({exc.context}{at})"
+    return f"{mark.line + 1}:{mark.column + 1}: not valid YAML: {exc.problem}{context}"
+
+
+def located(name: object, problem: str) -> str:
+    """`name` and a problem: "FILE:LINE:COLUMN: ..." when the problem starts with its position."""
+    return f"{name}:{problem}" if _POSITION.match(problem) else f"{name}: {problem}"
+
+
+_POSITION = re.compile(r"\d+:\d+: ")
+
+
 def loads(raw: bytes, path: Path) -> tuple[list[Interaction], dict[str, Any]] | None:
     """The interactions and top-level metadata in a cassette file's bytes; None for an empty
     document. Raises CassetteError, naming `path`, for anything that is not a vcrpy cassette."""
     try:
         data = parse(raw)
     except yaml.YAMLError as exc:
-        raise CassetteError(f"{path}: not valid YAML: {exc}") from None
+        raise CassetteError(located(path, yaml_problem(exc))) from None
     except RecursionError:
         raise CassetteError(f"{path}: not a cassette (YAML nested too deeply)") from None
     return from_data(data, path)

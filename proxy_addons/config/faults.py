@@ -30,6 +30,7 @@ from typing import Any
 
 from proxy_addons.config.schemas import SchemaStore
 from proxy_addons.config.scope import RequestFacts, Scope
+from proxy_addons.config.yamlfile import did_you_mean
 
 # Kinds that change state once per firing default to firing once: a token that expires on every
 # request would be a permanent 401, not an expiry.
@@ -38,6 +39,15 @@ ONCE_BY_DEFAULT = frozenset({"token_expired"})
 # token only. The app's own token request would otherwise spend them (and its fresh token would work).
 ACCESS_TOKEN_FAULTS = frozenset({"token_expired"})
 INTEGER_KEYS = frozenset({"times", "after", "seed", "code", "retry_after"})
+# The keys every kind takes (a label, the scope, the trigger), and the kinds' own: a key of another
+# kind is an error, not silently ignored (`service_unavailable:seconds=5` does not hang).
+COMMON_KEYS = ("name", "api", "operation", "number", "client", "times", "after", "p", "seed", "delay", "for")
+KIND_KEYS: Mapping[str, tuple[str, ...]] = {
+    "latency": ("ms",),
+    "status": ("code", "rule"),
+    "rate_limited": ("retry_after",),
+    "hang": ("seconds",),
+}
 NUMBER_KEYS = frozenset({"p", "delay", "for", "seconds"})
 
 _ids = itertools.count(1)
@@ -185,6 +195,9 @@ class FaultFactory:
         except FaultError as exc:
             raise FaultError(f"{source}: {exc}" if source else str(exc)) from None
         source = source or "fault"
+        found = self.problem(record)
+        if found is not None:
+            raise FaultError(f"{source}: {found[1]}")
         problem = self.schemas.first_error("faults#Fault", record)
         if problem:
             raise FaultError(f"{source}: {problem}")
@@ -201,3 +214,66 @@ class FaultFactory:
         if "seed" in record:
             fault.rng.seed(record["seed"])
         return fault
+
+    def kinds(self) -> list[str]:
+        """The fault kinds, as the schema lists them."""
+        return list(self.schemas.documents["faults"]["$defs"]["Fault"]["properties"]["fault"]["enum"])
+
+    def problem(self, record: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(key, message) for the mistakes people make, said in their words with the name most
+        likely meant, before the schema's own messages (which quote its lists and patterns):
+        an unknown kind, a key the kind does not take, a latency that is not milliseconds, an
+        unknown API. None: leave the rest to the schema."""
+        kinds = self.kinds()
+        kind = record.get("fault")
+        if not isinstance(kind, str) or kind not in kinds:
+            hint = did_you_mean(str(kind), kinds)
+            return "fault", f"unknown fault {kind!r}{hint} (the kinds: {', '.join(kinds)})"
+        takes = [*KIND_KEYS.get(kind, ()), *COMMON_KEYS]
+        for key in record:
+            if key == "fault" or key in takes:
+                continue
+            owner = next((k for k, keys in KIND_KEYS.items() if key in keys), None)
+            hint = f"; only {owner} takes it" if owner else did_you_mean(str(key), takes)
+            listed = ", ".join(takes)
+            return str(key), f"{kind} has no parameter {str(key)!r}{hint} (its parameters: {listed})"
+        if "ms" in record and not _milliseconds(record["ms"]):
+            return "ms", (
+                f"{record['ms']!r} is not a number of milliseconds (a number, e.g. 1500, or a range "
+                f"such as 200-800)"
+            )
+        apis = self.schemas.documents["apis"]["$defs"]["ApiName"]["enum"]
+        if "api" in record and record["api"] not in apis:
+            api = record["api"]
+            return "api", f"api {api!r} is not one of {', '.join(apis)}{did_you_mean(str(api), apis)}"
+        named = record.get("operation")
+        known = self.operations().get(str(record.get("api")), ())
+        if isinstance(named, str) and known and named not in known:
+            # A typo would make a fault that never fires, silently.
+            return "operation", (
+                f"{record['api']} has no operation {named!r}{did_you_mean(named, known)} "
+                f"(its operations: {', '.join(known)})"
+            )
+        return None
+
+    def operations(self) -> dict[str, tuple[str, ...]]:
+        """Each API's operations, as the generated `apis` schema lists them."""
+        found: dict[str, tuple[str, ...]] = {}
+        for case in self.schemas.documents["apis"]["$defs"]["Operations"].get("allOf", []):
+            api = case.get("if", {}).get("properties", {}).get("api", {}).get("const")
+            names = case.get("then", {}).get("properties", {}).get("operation", {}).get("enum")
+            if isinstance(api, str) and isinstance(names, list):
+                found[api] = tuple(names)
+        return found
+
+
+def _milliseconds(value: Any) -> bool:
+    """A latency's `ms`: a number, or a range "min-max" of them (the schema checks the bounds)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    if not isinstance(value, str):
+        return False
+    low, dash, high = value.partition("-")
+    return bool(dash) and all(part.replace(".", "", 1).isdigit() for part in (low, high))

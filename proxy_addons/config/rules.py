@@ -22,6 +22,10 @@ from proxy_addons.timestamps import resolve_times
 
 RulesError = yamlfile.DataFileError
 
+# The header naming the override that answered, as WireMock's Matched-Stub-Name names its stub: the
+# tester sees which rule spoke (apps ignore unknown headers); the proxy's stages put it on the flow.
+OVERRIDE_HEADER = "x-orange-proxy-override"
+
 
 @dataclass(frozen=True)
 class ClientRule:

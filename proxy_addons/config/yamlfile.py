@@ -3,7 +3,9 @@ report problems as `file:line:column: where: what`."""
 
 from __future__ import annotations
 
+import difflib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,17 @@ class DataFile:
             return self.path
         mark = node.start_mark
         return f"{self.path}:{mark.line + 1}:{mark.column + 1}"
+
+    def key_position(self, path: tuple[Any, ...], key: Any) -> str:
+        """`file:line:col` of the key `key` of the mapping at `path` (where a misspelt key is)."""
+        node = self.root
+        for part in path:
+            node = _child(node, part)
+        if isinstance(node, yaml.MappingNode):
+            for name, _ in node.value:
+                if isinstance(name, yaml.ScalarNode) and name.value == str(key):
+                    return f"{self.path}:{name.start_mark.line + 1}:{name.start_mark.column + 1}"
+        return self.position((*path, key))
 
 
 def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
@@ -83,10 +96,32 @@ def validate(file: DataFile, store: SchemaStore, schema: str, describe_item=None
     while error.context:  # oneOf/anyOf: report the closest alternative's own problem
         error = best_match(error.context)
     path = tuple(error.absolute_path)
+    position = file.position(path)
+    message = error.message
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        # "Additional properties are not allowed": which key, and the one most likely meant.
+        known = list(error.schema.get("properties", {}))
+        key = next((k for k in error.instance if k not in known), None)
+        if key is not None:
+            position = file.key_position(path, key)
+            path = (*path, key)
+            hint = did_you_mean(str(key), known)
+            message = f"unknown field {str(key)!r}{hint} (its fields: {', '.join(known)})"
+    elif error.validator == "enum" and isinstance(error.instance, str):
+        choices = [str(c) for c in error.validator_value]
+        hint = did_you_mean(error.instance, choices)
+        message = f"{error.instance!r} is not one of {', '.join(choices)}{hint}"
     field = _field(path)
     item = describe_item(path) if describe_item else None
     where = f"{item}, field {field}" if item else (f"field {field}" if field else "top level")
-    raise DataFileError(f"{file.position(path)}: {where}: {error.message}")
+    raise DataFileError(f"{position}: {where}: {message}")
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`; did you mean X?` for the choice closest to a misspelt `word` (empty when none is close), as
+    the command line suggests for its flags."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _field(path: tuple[Any, ...]) -> str:

@@ -52,6 +52,7 @@ CONTROL = "http://orange-proxy.test/api"
 VERDICTS = {
     1: "a request missed the cassette (add --allow-misses with @pytest.mark.orange_args to accept misses)",
     3: "interactions of the cassette were never played (--require-all-played)",
+    4: "a forwarded request got no answer from the upstream (is it reachable? see the summary)",
 }
 
 

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from proxy_addons.config.rules import OVERRIDE_HEADER
 from proxy_addons.config.scope import RequestFacts
 from proxy_addons.model import ApiRequest, ApiResponse, dig
 from proxy_addons.simulator.context import ApiContext
-from proxy_addons.simulator.errors import ApiError, Dialect, error_response
+from proxy_addons.simulator.errors import REASON_HEADER, ApiError, Dialect, error_response, header_safe
 from proxy_addons.state import Token
 
 
@@ -132,13 +133,19 @@ class Api:
         )
 
     def override(self, rule, ctx: ApiContext) -> ApiResponse:
-        """The answer a rules override gives."""
+        """The answer a rules override gives, naming the rule (and, for an error, why: like every
+        error of the proxy it carries the reason header, unless the rule sets one itself)."""
         data = rule.response_body
+        headers = dict(rule.headers)
+        given = {name.lower() for name in headers}
+        headers[OVERRIDE_HEADER] = header_safe(rule.name)
+        if rule.status >= 400 and REASON_HEADER not in given:
+            headers[REASON_HEADER] = header_safe(f"rules override '{rule.name}' ({rule.source})")
         return ApiResponse(
             status=rule.status,
             data=data,
             raw=b"" if data is None else None,
-            headers=dict(rule.headers),
+            headers=headers,
             reason=self.dialect.reason(rule.status, ctx.profile),
             schema=None if data is None else f"{self.name}#{rule.operation or 'error'}.{rule.status}",
         )
