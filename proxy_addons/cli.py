@@ -720,6 +720,12 @@ def with_command(argv: Sequence[str]) -> list[str]:
     argv = list(argv)
     if not any(arg in COMMANDS for arg in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv.insert(0, "synth")
+    elif argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        # Flags before the command (`orange-proxy -q replay …`, `--confdir DIR record …`) are the
+        # command's flags: argparse only reads them after it.
+        at = next((i for i, arg in enumerate(argv) if arg in COMMANDS), None)
+        if at is not None:
+            argv.insert(0, argv.pop(at))
     return argv
 
 

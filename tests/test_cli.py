@@ -329,3 +329,18 @@ def test_an_empty_cassette_is_refused_for_replay(tmp_path):
     assert result.returncode == 2
     assert "is empty" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_flags_before_the_command_are_the_commands_flags(tmp_path):
+    """`orange-proxy -q replay …` and `--confdir DIR record …`: as with no command at all (synth), flags
+    may come first. It failed with "unrecognized arguments: -q; did you mean -q?" before."""
+    missing = tmp_path / "missing.yaml"
+    result = run(
+        "-q", "--confdir", str(tmp_path / "conf"), "replay", "--cassette", str(missing), cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert f"no cassette at {missing} to replay" in result.stderr, result.stderr
+    assert (tmp_path / "conf").is_dir()  # --confdir was the replay's
+    assert run("--confdir", str(tmp_path), "ca", "--quiet", cwd=tmp_path).stdout.strip() == str(
+        tmp_path / "mitmproxy-ca-cert.pem"
+    )
