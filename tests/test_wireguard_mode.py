@@ -7,6 +7,7 @@ certificate."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -17,7 +18,9 @@ from device_lab import GatewayProxy, curl, passes_through_with_its_own_certifica
 from netns import GATEWAY_ADDRESS, OTHER_HOST_ADDRESS, Lab, require
 
 WG_PORT = 51820  # WireGuard's default port, and mitmproxy's
-TUNNEL = "wg-orange"
+# wireguard-go's control socket (/var/run/wireguard/NAME.sock) is shared by every namespace: a name of
+# this run's own, so two runs at once (or a stale socket) never collide.
+TUNNEL = f"wg-{os.getpid() % 100000}"
 CONTROL_TOKEN = "lab-control-token"
 
 
