@@ -14,6 +14,8 @@ import pytest
 from conftest import recorder
 from flows import CLIENT, V3_TOKEN
 
+from proxy_addons.resources import default_rules_path
+
 
 def token_call(session):
     return session.post(V3_TOKEN, auth=CLIENT, data={"grant_type": "client_credentials"})
@@ -45,9 +47,8 @@ def test_relative_rules_files_are_named_absolute_at_start(proxy_factory, tmp_pat
     rules.write_text('numbers:\n  "+33612345678": {location: {latitude: 43.6, longitude: 1.44}}\n')
     # The proxy runs in a directory of its own beside tmp_path: reach the file relative to it.
     proxy = proxy_factory("--rules", f"../{tmp_path.name}/lab.yaml")
-    assert f"rules {Path(__file__).parent.parent / 'proxy_addons' / 'data' / 'default-rules.yaml'}, " in (
-        proxy.output()
-    )
+    # The installed package's default rules (site-packages in CI, the source tree in an editable install).
+    assert f"rules {default_rules_path()}, " in proxy.output()
     assert f", {rules}" in proxy.output()
 
 
