@@ -248,6 +248,9 @@ def test_fault_counts_read_as_counts_and_a_limit_only_where_there_is_one(browser
     try:
         page.fill("#spec", "latency:ms=1,api=location-verification")  # no limit
         page.get_by_role("button", name="Add").click()
+        # The page empties the field once its fault is added: the next spec only after that.
+        expect(page.locator("#faults li:has-text('latency:ms=1')")).to_have_count(1)
+        expect(page.locator("#spec")).to_have_value("")
         page.fill("#spec", "service_unavailable:times=3,api=location-verification,after=1")
         page.get_by_role("button", name="Add").click()
         unlimited = page.locator("#faults li:has-text('latency:ms=1')")
