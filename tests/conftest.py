@@ -78,6 +78,18 @@ def orange_proxy_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "proxy_addons"]
 
 
+def run_orange_proxy(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`orange-proxy ARGS` to its end, as a user runs it from `cwd` (no input, text output)."""
+    return subprocess.run(
+        [*orange_proxy_command(), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @pytest.fixture(scope="session")
 def schemas() -> SchemaStore:
     return SchemaStore()

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import orange_proxy_command
+from conftest import run_orange_proxy
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -16,14 +16,7 @@ from cryptography.x509.oid import NameOID
 
 
 def ca(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*orange_proxy_command(), "ca", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_orange_proxy("ca", *args, cwd=cwd)
 
 
 def make_ca(confdir: Path, not_before: dt.datetime, not_after: dt.datetime) -> x509.Certificate:

@@ -10,19 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import orange_proxy_command
+from conftest import orange_proxy_command, run_orange_proxy
 from flows import DLV, V3_TOKEN, authorize, bearer, dlv_body, exchange, redirect_params
 
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*orange_proxy_command(), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-    )
+run = run_orange_proxy  # the installed command, run to its end
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import orange_proxy_command
+from conftest import run_orange_proxy
 
 from proxy_addons import cli
 from proxy_addons.config.faults import FaultFactory
@@ -24,15 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OWN_ACTIONS = (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*orange_proxy_command(), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-    )
+run = run_orange_proxy  # the installed command, run to its end
 
 
 def parsers(parser: argparse.ArgumentParser | None = None) -> Iterator[argparse.ArgumentParser]:
